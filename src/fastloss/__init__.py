@@ -1,0 +1,51 @@
+"""fastloss: fast, exact CPU loss functions for NumPy.
+
+Typed Cython kernels, nogil and parallel over rows with OpenMP, on the
+caller's NumPy buffers. See README.md for the API table.
+"""
+import warnings
+
+from . import _kernels
+from ._core import cross_entropy, log_softmax, logsumexp, nll_loss, softmax
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "cross_entropy", "log_softmax", "logsumexp", "nll_loss", "softmax",
+    "openmp_enabled", "show_config", "__version__",
+]
+
+
+def openmp_enabled():
+    """True when the compiled kernels run in parallel with OpenMP.
+
+    Examples
+    --------
+    >>> import fastloss
+    >>> isinstance(fastloss.openmp_enabled(), bool)
+    True
+    """
+    return _kernels.openmp_enabled()
+
+
+def show_config(file=None):
+    """Print how this build runs: version, OpenMP, thread counts."""
+    from ._threads import resolve_n_threads, usable_cpu_count
+
+    lines = [
+        f"fastloss {__version__}",
+        f"openmp_enabled: {openmp_enabled()}",
+        f"omp_get_max_threads: {_kernels.omp_max_threads()}",
+        f"usable cpus (affinity): {usable_cpu_count()}",
+        f"default n_threads: {resolve_n_threads(None)}",
+    ]
+    print("\n".join(lines), file=file)
+
+
+if not openmp_enabled():
+    warnings.warn(
+        "fastloss was built WITHOUT OpenMP: every kernel runs on a single thread. "
+        "Rebuild with an OpenMP-capable compiler (see README).",
+        RuntimeWarning,
+        stacklevel=2,
+    )
