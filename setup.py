@@ -20,28 +20,29 @@ OPENMP_FLAG = "-fopenmp"
 SAFE_MATH_FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math"]
 
 
-def compiler_supports_openmp(compiler):
-    """Compile and link a tiny OpenMP program with the build's own compiler."""
-    source = textwrap.dedent(
-        """
-        #include <omp.h>
-        int main(void) { int n = 0;
-        #pragma omp parallel reduction(+:n)
-          n += 1;
-          return omp_get_max_threads() > 0 && n > 0 ? 0 : 1; }
-        """
-    )
+OPENMP_PROGRAM = textwrap.dedent(
+    """
+    #include <omp.h>
+    int main(void) { int n = 0;
+    #pragma omp parallel reduction(+:n)
+      n += 1;
+      return omp_get_max_threads() > 0 && n > 0 ? 0 : 1; }
+    """
+)
+
+
+def compiler_accepts(compiler, flags, source="int main(void) { return 0; }\n"):
+    """Compile, link and run `source` with `flags` using the build's own compiler."""
     tmpdir = tempfile.mkdtemp()
     try:
-        path = os.path.join(tmpdir, "check_openmp.c")
+        path = os.path.join(tmpdir, "check.c")
         with open(path, "w") as f:
             f.write(source)
-        objects = compiler.compile([path], output_dir=tmpdir, extra_postargs=[OPENMP_FLAG])
-        compiler.link_executable(objects, "check_openmp", output_dir=tmpdir,
-                                 extra_postargs=[OPENMP_FLAG])
-        subprocess.check_call([os.path.join(tmpdir, "check_openmp")])
+        objects = compiler.compile([path], output_dir=tmpdir, extra_postargs=flags)
+        compiler.link_executable(objects, "check", output_dir=tmpdir, extra_postargs=flags)
+        subprocess.check_call([os.path.join(tmpdir, "check")])
         return True
-    except Exception:  # any compile, link or run failure means no usable OpenMP
+    except Exception:  # any compile, link or run failure means "not supported"
         return False
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -49,7 +50,7 @@ def compiler_supports_openmp(compiler):
 
 class BuildExtWithOpenMP(build_ext):
     def build_extensions(self):
-        has_openmp = compiler_supports_openmp(self.compiler)
+        has_openmp = compiler_accepts(self.compiler, [OPENMP_FLAG], OPENMP_PROGRAM)
         if not has_openmp:
             banner = "!" * 78
             message = (
@@ -62,7 +63,8 @@ class BuildExtWithOpenMP(build_ext):
             if os.environ.get("FASTLOSS_REQUIRE_OPENMP") == "1":
                 raise RuntimeError("FASTLOSS_REQUIRE_OPENMP=1 but the compiler has no OpenMP")
         for ext in self.extensions:
-            ext.extra_compile_args = SAFE_MATH_FLAGS + ([OPENMP_FLAG] if has_openmp else [])
+            ext.extra_compile_args = (SAFE_MATH_FLAGS
+                                      + ([OPENMP_FLAG] if has_openmp else ["-fopenmp-simd"]))
             ext.extra_link_args = [OPENMP_FLAG] if has_openmp else []
         super().build_extensions()
 

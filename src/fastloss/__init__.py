@@ -32,8 +32,11 @@ def show_config(file=None):
     """Print how this build runs: version, OpenMP, thread counts."""
     from ._threads import resolve_n_threads, usable_cpu_count
 
+    simd = {512: "AVX-512 (x86-64-v4 clone)", 256: "AVX2+FMA (x86-64-v3 clone)",
+            128: "SSE2 (baseline clone)", 0: "compiler default (no multi-versioning)"}
     lines = [
         f"fastloss {__version__}",
+        f"simd: {simd[_kernels.simd_level()]}",
         f"openmp_enabled: {openmp_enabled()}",
         f"omp_get_max_threads: {_kernels.omp_max_threads()}",
         f"usable cpus (affinity): {usable_cpu_count()}",

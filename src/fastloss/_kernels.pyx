@@ -35,16 +35,35 @@ ctypedef fused target_floating:
     double
 
 cdef extern from "_rowops.h" nogil:
+    int FL_NARROW_MAX
+    int fl_simd_level()
     double fl_row_max_d(const double *x, Py_ssize_t n)
     float fl_row_max_f(const float *x, Py_ssize_t n)
     double fl_row_sumexp_d(const double *x, Py_ssize_t n, double m, double inv_t,
                            double *e, Py_ssize_t *n_at_max)
     double fl_row_sumexp_f(const float *x, Py_ssize_t n, float m, float inv_t,
                            float *e, Py_ssize_t *n_at_max)
-    void fl_row_affine_d(double *g, Py_ssize_t n, double a, double c, const double *c_w)
-    void fl_row_affine_f(float *g, Py_ssize_t n, double a, double c, const double *c_w)
-    double fl_row_wsum_shifted_d(const double *x, Py_ssize_t n, double m, const double *w)
-    double fl_row_wsum_shifted_f(const float *x, Py_ssize_t n, float m, const double *w)
+    void fl_rows_norm_d(const double *x, Py_ssize_t n_rows, Py_ssize_t n_cols, double inv_t,
+                        double *e, double *row_max, double *log_norm, double *total)
+    void fl_rows_norm_f(const float *x, Py_ssize_t n_rows, Py_ssize_t n_cols, float inv_t,
+                        float *e, float *row_max, double *log_norm, double *total)
+    void fl_rows_affine_d(double *g, Py_ssize_t n_rows, Py_ssize_t n_cols, const double *a,
+                          const double *c, const double *w)
+    void fl_rows_affine_f(float *g, Py_ssize_t n_rows, Py_ssize_t n_cols, const double *a,
+                          const double *c, const double *w)
+    double fl_row_wsum_shifted_d(const double *x, Py_ssize_t n, double m_scaled, double inv_t,
+                                 const double *w)
+    double fl_row_wsum_shifted_f(const float *x, Py_ssize_t n, float m_scaled, float inv_t,
+                                 const double *w)
+    void fl_row_log_softmax_d(const double *x, Py_ssize_t n, double m_scaled, double inv_t,
+                              double log_norm, double *out)
+    void fl_row_log_softmax_f(const float *x, Py_ssize_t n, float m_scaled, float inv_t,
+                              double log_norm, float *out)
+    double fl_shifted_d(double x, double inv_t, double m_scaled)
+    double fl_shifted_f(float x, float inv_t, float m_scaled)
+    double fl_exp_d(double x)
+    float fl_exp_f(float x)
+    double fl_log1p_d(double x)
 
 cdef extern from *:
     """
@@ -75,6 +94,10 @@ def omp_max_threads():
 # Layer 1a: dtype dispatch onto the C row loops (resolved at compile time).
 # ---------------------------------------------------------------------------
 
+cdef enum:
+    CHUNK_ROWS = 256    # narrow rows normalised together, vectorised across rows
+
+
 cdef inline floating row_max(const floating *x, Py_ssize_t n) noexcept nogil:
     if floating is double:
         return fl_row_max_d(x, n)
@@ -90,20 +113,29 @@ cdef inline double row_sumexp(const floating *x, Py_ssize_t n, floating m, float
         return fl_row_sumexp_f(x, n, m, inv_t, e, n_at_max)
 
 
-cdef inline void row_affine(floating *g, Py_ssize_t n, double a, double c,
-                            const double *c_w) noexcept nogil:
+cdef inline void rows_affine(floating *g, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                             const double *a, const double *c, const double *w) noexcept nogil:
+    """OUT g[i, j] = a[i] * g[i, j] - c[i] * w[j]  (w NULL: w[j] = 1)."""
     if floating is double:
-        fl_row_affine_d(g, n, a, c, c_w)
+        fl_rows_affine_d(g, n_rows, n_cols, a, c, w)
     else:
-        fl_row_affine_f(g, n, a, c, c_w)
+        fl_rows_affine_f(g, n_rows, n_cols, a, c, w)
 
 
-cdef inline double row_wsum_shifted(const floating *x, Py_ssize_t n, floating m,
-                                    const double *w) noexcept nogil:
+cdef inline double row_wsum_shifted(const floating *x, Py_ssize_t n, floating m_scaled,
+                                    floating inv_t, const double *w) noexcept nogil:
     if floating is double:
-        return fl_row_wsum_shifted_d(x, n, m, w)
+        return fl_row_wsum_shifted_d(x, n, m_scaled, inv_t, w)
     else:
-        return fl_row_wsum_shifted_f(x, n, m, w)
+        return fl_row_wsum_shifted_f(x, n, m_scaled, inv_t, w)
+
+
+cdef inline double shifted(floating x, double inv_t, floating m) noexcept nogil:
+    """x * inv_t - m for a row's scaled max m, in double (fl_shifted of _rowops.h)."""
+    if floating is double:
+        return fl_shifted_d(x, inv_t, m)
+    else:
+        return fl_shifted_f(x, <float>inv_t, m)
 
 
 cdef inline void row_fill(floating *g, Py_ssize_t n, floating value) noexcept nogil:
@@ -112,115 +144,149 @@ cdef inline void row_fill(floating *g, Py_ssize_t n, floating value) noexcept no
         g[j] = value
 
 
-# ---------------------------------------------------------------------------
-# Layer 1b: per-row math.
-# ---------------------------------------------------------------------------
-
-cdef inline double closs_logsumexp(const floating *x, Py_ssize_t n,
-                                   double inv_t) noexcept nogil:
-    """log sum_j exp(x_j * inv_t), scipy.special.logsumexp's semantics."""
-    cdef floating m = row_max(x, n)
-    cdef Py_ssize_t n_at_max
-    cdef double rest = row_sumexp(x, n, m, <floating>inv_t, <floating *>NULL, &n_at_max)
-    if isfinite(m):
-        return m * inv_t + log1p(rest + <double>(n_at_max - 1))
-    # max is +inf, or -inf (all -inf, all nan, empty): the result is that
-    # infinity unless a nan is present, in which case `rest` is nan.
-    return rest if isnan(rest) else <double>m * inv_t
+cdef inline Py_ssize_t rows_per_chunk(Py_ssize_t n_cols) noexcept nogil:
+    return CHUNK_ROWS if n_cols <= FL_NARROW_MAX else 1
 
 
-cdef inline void closs_softmax(const floating *x, Py_ssize_t n, double inv_t,
-                               floating *out, bint log_output) noexcept nogil:
-    """OUT out[j] = softmax or log_softmax of x * inv_t.  A row holding nan or
-    whose max is infinite is all nan (as torch)."""
-    cdef floating m = row_max(x, n)
-    cdef Py_ssize_t n_at_max, j
-    cdef double rest, log_norm
-    if not isfinite(m):
-        row_fill(out, n, <floating>NAN)
+cdef inline void chunk_norms(
+    const floating *x,      # IN  n_rows consecutive rows of n_cols
+    Py_ssize_t n_rows, Py_ssize_t n_cols, floating inv_t,
+    floating *e,            # OUT exp((x - max) * inv_t) of every element, or NULL
+    floating *maxima,       # OUT (n_rows,) scaled row maxima inv_t * max_j x_j (nan ignored)
+    double *log_norm,       # OUT (n_rows,) log sum_j exp(x_j * inv_t - maxima)
+    double *total,          # OUT (n_rows,) that sum; nan when the row holds nan
+) noexcept nogil:
+    """Softmax normalisers of a chunk of rows: across rows for narrow rows,
+    along the row for wide ones. Rows with a non-finite max get a meaningless
+    log_norm (callers test the max), but `total` is still nan iff nan is present."""
+    cdef Py_ssize_t i, n_at_max
+    cdef double rest
+    cdef floating m
+    if n_cols <= FL_NARROW_MAX:
+        if floating is double:
+            fl_rows_norm_d(x, n_rows, n_cols, inv_t, e, maxima, log_norm, total)
+        else:
+            fl_rows_norm_f(x, n_rows, n_cols, inv_t, e, maxima, log_norm, total)
         return
-    if log_output:
-        rest = row_sumexp(x, n, m, <floating>inv_t, <floating *>NULL, &n_at_max)
-        log_norm = log1p(rest + <double>(n_at_max - 1))
-        for j in range(n):
-            out[j] = <floating>((<double>x[j] - <double>m) * inv_t - log_norm)
+    for i in range(n_rows):
+        m = row_max(x + i * n_cols, n_cols)
+        rest = row_sumexp(x + i * n_cols, n_cols, m, inv_t,
+                          e + i * n_cols if e != NULL else NULL, &n_at_max)
+        maxima[i] = m * inv_t
+        total[i] = rest + <double>n_at_max
+        log_norm[i] = log1p(rest + <double>(n_at_max - 1))
+
+
+# ---------------------------------------------------------------------------
+# Layer 1b: per-row math, given the row's normaliser: m = inv_t * max_j x_j
+# (the scaled max), log_norm = log sum_j exp(x_j * inv_t - m), total = that sum.
+# ---------------------------------------------------------------------------
+
+cdef inline double closs_logsumexp(double m, double log_norm, double total,
+                                   double inv_t) noexcept nogil:
+    """log sum_j exp(x_j * inv_t) given the row's scaled max m,
+    scipy.special.logsumexp's semantics."""
+    if isfinite(m):
+        return m + log_norm
+    # max is +inf, or -inf (all -inf, all nan, empty): the result is that
+    # infinity unless a nan is present, in which case `total` is nan.
+    return total if isnan(total) else m
+
+
+cdef inline double csoftmax_scale(floating m, double total) noexcept nogil:
+    """Factor turning a row's exps into its softmax: 1 / total, or nan for a
+    row holding nan or whose max is infinite (all nan, as torch)."""
+    return 1.0 / total if isfinite(m) and not isnan(total) else NAN
+
+
+cdef inline void clog_softmax(const floating *x, Py_ssize_t n, floating m, double log_norm,
+                              double total, double inv_t, floating *out) noexcept nogil:
+    """OUT out[j] = log_softmax(x * inv_t)[j]; all nan under csoftmax_scale's rule."""
+    if not isfinite(m) or isnan(total):
+        row_fill(out, n, <floating>NAN)
+    elif floating is double:
+        fl_row_log_softmax_d(x, n, m, inv_t, log_norm, out)
     else:
-        rest = row_sumexp(x, n, m, <floating>inv_t, out, &n_at_max)
-        row_affine(out, n, 1.0 / (rest + <double>n_at_max), 0.0, NULL)
+        fl_row_log_softmax_f(x, n, m, <float>inv_t, log_norm, out)
 
 
-cdef inline double closs_grad_ce_index(
+cdef inline double closs_ce_index(
     const floating *x,          # IN  logits row, n_classes values
     Py_ssize_t n_classes,
     Py_ssize_t y,               # IN  target class, 0 <= y < n_classes
+    floating m, double log_norm,  # IN  the row's scaled max and log normaliser
     const double *cw,           # IN  class weights or NULL (all ones)
     double cw_sum,              # IN  sum of class weights (n_classes if cw is NULL)
     double eps,                 # IN  label smoothing
     double inv_t,               # IN  1 / temperature
-    double grad_scale,          # IN  factor applied to the gradient row
-    floating *g,                # OUT gradient row, or NULL for loss only
 ) noexcept nogil:
     """Cross-entropy of one row against class y, torch's formula:
         (1 - eps) * w_y * (-log p_y) + eps / C * sum_j w_j * (-log p_j),
-    p = softmax(x * inv_t).  Gradient w.r.t. x (scaled by grad_scale):
-        inv_t * [((1 - eps) w_y + eps W / C) p_k - (1 - eps) w_y [k == y] - eps w_k / C].
-    (inv_t is folded into grad_scale by the caller.)"""
-    cdef floating m = row_max(x, n_classes)
-    cdef Py_ssize_t n_at_max
-    cdef double rest, log_norm, w_y, loss, a, e_y
+    p = softmax(x * inv_t); nan when the row's max is not finite."""
+    cdef double w_y, loss
     if not isfinite(m):
-        if g != NULL:
-            row_fill(g, n_classes, <floating>NAN)
         return NAN
-    rest = row_sumexp(x, n_classes, m, <floating>inv_t, g, &n_at_max)
-    log_norm = log1p(rest + <double>(n_at_max - 1))
     w_y = cw[y] if cw != NULL else 1.0
-    loss = (1.0 - eps) * w_y * (log_norm - (<double>x[y] - <double>m) * inv_t)
+    loss = (1.0 - eps) * w_y * (log_norm - shifted(x[y], inv_t, m))
     if eps != 0.0:
         loss += eps / n_classes * (
-            cw_sum * log_norm - inv_t * row_wsum_shifted(x, n_classes, m, cw))
-    if g != NULL:
-        e_y = g[y]
-        a = grad_scale * ((1.0 - eps) * w_y + eps * cw_sum / n_classes) / (rest + <double>n_at_max)
-        row_affine(g, n_classes, a, grad_scale * eps / n_classes, cw)
-        # the target entry again in double, so p_y ~ 1 does not cancel in float32
-        g[y] = <floating>(a * e_y - grad_scale * (eps / n_classes * (cw[y] if cw != NULL else 1.0)
-                                                  + (1.0 - eps) * w_y))
+            cw_sum * log_norm - row_wsum_shifted(x, n_classes, m, <floating>inv_t, cw))
     return loss
+
+
+cdef inline void cgrad_ce_index(
+    Py_ssize_t n_classes,
+    floating m, double total,   # IN  the row's scaled max and sum of exps
+    double e_y,                 # IN  exp of the target logit (shifted by m)
+    double w_y, double cw_sum, double eps,
+    double grad_scale,          # IN  factor of the whole gradient row
+    double *a, double *c,       # OUT row coefficients: g_k = a e_k - c w_k ...
+    double *g_y,                # OUT ... except g_y, given here in full
+) noexcept nogil:
+    """Gradient of closs_ce_index w.r.t. x * inv_t, times grad_scale:
+        g_k = ((1 - eps) w_y + eps W / C) p_k - eps w_k / C - (1 - eps) w_y [k == y],
+    with p_k = e_k / total. A row whose max is not finite gets nan."""
+    if not isfinite(m):
+        a[0] = NAN
+        c[0] = 0.0
+        g_y[0] = NAN
+        return
+    a[0] = grad_scale * ((1.0 - eps) * w_y + eps * cw_sum / n_classes) / total
+    c[0] = grad_scale * eps / n_classes
+    # the target entry in double from e_y, so p_y ~ 1 does not cancel in float32
+    g_y[0] = a[0] * e_y - grad_scale * (eps / n_classes + 1.0 - eps) * w_y
 
 
 cdef inline double closs_grad_ce_proba(
     const floating *x,          # IN  logits row
     const target_floating *t,   # IN  target probabilities row
     Py_ssize_t n_classes,
+    floating m, double log_norm, double total,   # IN  the row's normaliser
     const double *cw,           # IN  class weights or NULL
     double eps,                 # IN  label smoothing
     double inv_t,               # IN  1 / temperature
     double grad_scale,          # IN  factor applied to the gradient row
-    floating *g,                # OUT gradient row or NULL
+    floating *g,                # IN/OUT exps on entry, gradient on exit; or NULL
 ) noexcept nogil:
     """-sum_j w_j t'_j log p_j with t' = (1 - eps) t + eps / C (torch's
     probability-target formula). Gradient: (sum_j w_j t'_j) p_k - w_k t'_k."""
-    cdef floating m = row_max(x, n_classes)
-    cdef Py_ssize_t n_at_max, j
-    cdef double rest, log_norm, wt, wt_sum = 0.0, wt_shifted = 0.0, a
+    cdef Py_ssize_t j
+    cdef double wt, wt_sum = 0.0, wt_shifted = 0.0, a
     cdef double keep = 1.0 - eps, spread = eps / n_classes
     if not isfinite(m):
         if g != NULL:
             row_fill(g, n_classes, <floating>NAN)
         return NAN
-    rest = row_sumexp(x, n_classes, m, <floating>inv_t, g, &n_at_max)
-    log_norm = log1p(rest + <double>(n_at_max - 1))
     for j in range(n_classes):
         wt = (keep * t[j] + spread) * (cw[j] if cw != NULL else 1.0)
         wt_sum += wt
-        wt_shifted += wt * (<double>x[j] - <double>m)
+        wt_shifted += wt * shifted(x[j], inv_t, m)
     if g != NULL:
-        a = grad_scale * wt_sum / (rest + <double>n_at_max)
+        a = grad_scale * wt_sum / total
         for j in range(n_classes):
             wt = (keep * t[j] + spread) * (cw[j] if cw != NULL else 1.0)
             g[j] = <floating>(a * g[j] - grad_scale * wt)
-    return wt_sum * log_norm - inv_t * wt_shifted
+    return wt_sum * log_norm - wt_shifted
 
 
 # ---------------------------------------------------------------------------
@@ -243,30 +309,92 @@ cdef double sum_in_order(const double[::1] partial) noexcept nogil:
     return total
 
 
+cdef void logsumexp_block(const floating *x, Py_ssize_t n_cols, double inv_t, floating *out,
+                          Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    cdef Py_ssize_t c, c0, i, step = rows_per_chunk(n_cols)
+    cdef floating m[CHUNK_ROWS]
+    cdef double log_norm[CHUNK_ROWS]
+    cdef double total[CHUNK_ROWS]
+    for c in range((stop - start + step - 1) // step):
+        c0 = start + c * step
+        chunk_norms(x + c0 * n_cols, min(step, stop - c0), n_cols, <floating>inv_t,
+                    <floating *>NULL, m, log_norm, total)
+        for i in range(c0, min(c0 + step, stop)):
+            out[i] = <floating>closs_logsumexp(m[i - c0], log_norm[i - c0], total[i - c0], inv_t)
+
+
+cdef void softmax_block(const floating *x, Py_ssize_t n_cols, double inv_t, floating *out,
+                        bint log_output, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    cdef Py_ssize_t c, c0, i, rows, step = rows_per_chunk(n_cols)
+    cdef floating m[CHUNK_ROWS]
+    cdef double log_norm[CHUNK_ROWS]
+    cdef double total[CHUNK_ROWS]
+    cdef double scale[CHUNK_ROWS]
+    cdef double zero[CHUNK_ROWS]
+    memset(zero, 0, sizeof(zero))
+    for c in range((stop - start + step - 1) // step):
+        c0 = start + c * step
+        rows = min(step, stop - c0)
+        chunk_norms(x + c0 * n_cols, rows, n_cols, <floating>inv_t,
+                    <floating *>NULL if log_output else out + c0 * n_cols, m, log_norm, total)
+        if log_output:
+            for i in range(rows):
+                clog_softmax(x + (c0 + i) * n_cols, n_cols, m[i], log_norm[i], total[i], inv_t,
+                             out + (c0 + i) * n_cols)
+        else:
+            for i in range(rows):
+                scale[i] = csoftmax_scale(m[i], total[i])
+            rows_affine(out + c0 * n_cols, rows, n_cols, scale, zero, <const double *>NULL)
+
+
 cdef double ce_index_block(
     const floating *logits, Py_ssize_t n_classes, const Py_ssize_t *target,
     const double *cw, double cw_sum, const double *sw, Py_ssize_t ignore_index,
     double eps, double inv_t, double grad_scale,
     floating *loss_out, floating *grad, Py_ssize_t start, Py_ssize_t stop,
 ) noexcept nogil:
-    cdef Py_ssize_t i
+    cdef Py_ssize_t c, c0, i, k, y, rows, step = rows_per_chunk(n_classes)
+    cdef floating m[CHUNK_ROWS]
+    cdef double log_norm[CHUNK_ROWS]
+    cdef double total[CHUNK_ROWS]
+    cdef double a[CHUNK_ROWS]
+    cdef double b[CHUNK_ROWS]
+    cdef double g_y[CHUNK_ROWS]
     cdef double acc = 0.0, row_loss, sw_i
     cdef floating *g = NULL
-    for i in range(start, stop):
+    for c in range((stop - start + step - 1) // step):
+        c0 = start + c * step
+        rows = min(step, stop - c0)
         if grad != NULL:
-            g = grad + i * n_classes
-        if target[i] == ignore_index:
-            row_loss = 0.0
-            if g != NULL:
-                memset(g, 0, n_classes * sizeof(floating))
-        else:
-            sw_i = sw[i] if sw != NULL else 1.0
-            row_loss = sw_i * closs_grad_ce_index(
-                logits + i * n_classes, n_classes, target[i], cw, cw_sum, eps, inv_t,
-                sw_i * grad_scale, g)
-        if loss_out != NULL:
-            loss_out[i] = <floating>row_loss
-        acc += row_loss
+            g = grad + c0 * n_classes
+        chunk_norms(logits + c0 * n_classes, rows, n_classes, <floating>inv_t, g,
+                    m, log_norm, total)
+        for k in range(rows):
+            i = c0 + k
+            y = target[i]
+            if y == ignore_index:
+                row_loss = 0.0
+                a[k] = 0.0
+                b[k] = 0.0
+            else:
+                sw_i = sw[i] if sw != NULL else 1.0
+                row_loss = sw_i * closs_ce_index(logits + i * n_classes, n_classes, y, m[k],
+                                                 log_norm[k], cw, cw_sum, eps, inv_t)
+                if g != NULL:
+                    cgrad_ce_index(n_classes, m[k], total[k], g[k * n_classes + y],
+                                   cw[y] if cw != NULL else 1.0, cw_sum, eps,
+                                   sw_i * grad_scale, &a[k], &b[k], &g_y[k])
+            if loss_out != NULL:
+                loss_out[i] = <floating>row_loss
+            acc += row_loss
+        if g != NULL:
+            rows_affine(g, rows, n_classes, a, b, cw)
+            for k in range(rows):
+                y = target[c0 + k]
+                if y == ignore_index:  # exactly 0, whatever the logits held
+                    memset(g + k * n_classes, 0, n_classes * sizeof(floating))
+                else:
+                    g[k * n_classes + y] = <floating>g_y[k]
     return acc
 
 
@@ -275,16 +403,25 @@ cdef double ce_proba_block(
     const double *cw, const double *sw, double eps, double inv_t, double grad_scale,
     floating *loss_out, floating *grad, Py_ssize_t start, Py_ssize_t stop,
 ) noexcept nogil:
-    cdef Py_ssize_t i
+    cdef Py_ssize_t c, c0, i, k, step = rows_per_chunk(n_classes)
+    cdef floating m[CHUNK_ROWS]
+    cdef double log_norm[CHUNK_ROWS]
+    cdef double total[CHUNK_ROWS]
     cdef double acc = 0.0, row_loss, sw_i
-    for i in range(start, stop):
-        sw_i = sw[i] if sw != NULL else 1.0
-        row_loss = sw_i * closs_grad_ce_proba(
-            logits + i * n_classes, target + i * n_classes, n_classes, cw, eps, inv_t,
-            sw_i * grad_scale, grad + i * n_classes if grad != NULL else NULL)
-        if loss_out != NULL:
-            loss_out[i] = <floating>row_loss
-        acc += row_loss
+    for c in range((stop - start + step - 1) // step):
+        c0 = start + c * step
+        chunk_norms(logits + c0 * n_classes, min(step, stop - c0), n_classes, <floating>inv_t,
+                    grad + c0 * n_classes if grad != NULL else NULL, m, log_norm, total)
+        for i in range(c0, min(c0 + step, stop)):
+            k = i - c0
+            sw_i = sw[i] if sw != NULL else 1.0
+            row_loss = sw_i * closs_grad_ce_proba(
+                logits + i * n_classes, target + i * n_classes, n_classes,
+                m[k], log_norm[k], total[k], cw, eps, inv_t, sw_i * grad_scale,
+                grad + i * n_classes if grad != NULL else NULL)
+            if loss_out != NULL:
+                loss_out[i] = <floating>row_loss
+            acc += row_loss
     return acc
 
 
@@ -314,26 +451,52 @@ cdef double nll_block(
 
 def logsumexp_rows(const floating[:, ::1] x, double inv_t, floating[::1] out, int n_threads):
     """OUT out[i] = log sum_j exp(x[i, j] * inv_t)."""
-    cdef Py_ssize_t n = x.shape[0], n_cols = x.shape[1], i
+    cdef Py_ssize_t n = x.shape[0], n_cols = x.shape[1], b
     if n == 0:
         return
+    cdef Py_ssize_t block = rows_per_block(n_cols), n_blocks = (n + block - 1) // block
     cdef const floating *px = &x[0, 0] if n_cols > 0 else <const floating *>NULL
     with nogil:
-        for i in prange(n, schedule='static', num_threads=n_threads):
-            out[i] = <floating>closs_logsumexp(px + i * n_cols, n_cols, inv_t)
+        for b in prange(n_blocks, schedule='static', num_threads=n_threads):
+            logsumexp_block(px, n_cols, inv_t, &out[0], b * block, min(n, (b + 1) * block))
 
 
 def softmax_rows(const floating[:, ::1] x, double inv_t, floating[:, ::1] out,
                  bint log_output, int n_threads):
     """OUT out = softmax(x * inv_t) (log_softmax when log_output), row-wise."""
-    cdef Py_ssize_t n = x.shape[0], n_cols = x.shape[1], i
+    cdef Py_ssize_t n = x.shape[0], n_cols = x.shape[1], b
     if n == 0 or n_cols == 0:
         return
-    cdef const floating *px = &x[0, 0]
-    cdef floating *pout = &out[0, 0]
+    cdef Py_ssize_t block = rows_per_block(n_cols), n_blocks = (n + block - 1) // block
     with nogil:
-        for i in prange(n, schedule='static', num_threads=n_threads):
-            closs_softmax(px + i * n_cols, n_cols, inv_t, pout + i * n_cols, log_output)
+        for b in prange(n_blocks, schedule='static', num_threads=n_threads):
+            softmax_block(&x[0, 0], n_cols, inv_t, &out[0, 0], log_output,
+                          b * block, min(n, (b + 1) * block))
+
+
+def simd_level():
+    """Vector width (bits) of the code path the CPU runs: 512 (AVX-512 clone),
+    256 (AVX2 clone), 128 (baseline SSE2), 0 (no multi-versioning in this build)."""
+    return fl_simd_level()
+
+
+def vexp(const floating[::1] x, floating[::1] out):
+    """Test hook: OUT out = the kernels' vectorised exp of x."""
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(x.shape[0]):
+            if floating is double:
+                out[i] = fl_exp_d(x[i])
+            else:
+                out[i] = fl_exp_f(x[i])
+
+
+def vlog1p(const double[::1] x, double[::1] out):
+    """Test hook: OUT out = the kernels' vectorisable log1p of x."""
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(x.shape[0]):
+            out[i] = fl_log1p_d(x[i])
 
 
 def target_weight_sum(const Py_ssize_t[::1] target, Py_ssize_t n_classes,

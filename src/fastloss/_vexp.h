@@ -1,0 +1,134 @@
+/* Branch-free exp for double and float that gcc vectorises inside
+ * `#pragma omp simd` loops (glibc's exp is a scalar call and blocks it).
+ *
+ * exp(x) = 2^n * exp(r),  n = rint(x / ln 2),  r = x - n ln2  in [-ln2/2, ln2/2]
+ *  - n by the round-to-nearest shifter trick (no float->int conversion, which
+ *    AVX2 lacks for 64-bit lanes); r in two parts (Cody & Waite) so it is exact
+ *    to well below an ulp.
+ *  - exp(r) by its Taylor polynomial in Horner form: degree 13 (double) or 7
+ *    (float) leaves a truncation error below 0.1 ulp on that interval.
+ *  - 2^n applied as two powers of two built from exponent bits, so results
+ *    that are subnormal or overflow to inf come out right with one rounding.
+ *  - x is clamped first to where the result is 0 or inf anyway; nan survives
+ *    the clamp (comparisons with nan are false) and gives nan.
+ * Accuracy is tested against numpy (tests/test_vexp.py): <= 2 ulp.
+ */
+#ifndef FASTLOSS_VEXP_H
+#define FASTLOSS_VEXP_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* Forced inlining: these run inside the target_clones loops of _rowops.h, and
+ * a copy left out of line would be compiled for the baseline ISA only. */
+#if defined(__GNUC__)
+#define FL_INLINE static inline __attribute__((always_inline))
+#else
+#define FL_INLINE static inline
+#endif
+
+FL_INLINE double fl_bits_to_double(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
+FL_INLINE uint64_t fl_double_to_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
+FL_INLINE float fl_bits_to_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+FL_INLINE uint32_t fl_float_to_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+
+FL_INLINE double fl_exp_d(double x)
+{
+    const double log2e = 1.4426950408889634074;
+    const double ln2_hi = 6.93147180369123816490e-01;  /* trailing zeros: n*ln2_hi exact */
+    const double ln2_lo = 1.90821492927058770002e-10;
+    const double shifter = 6755399441055744.0;         /* 1.5 * 2^52 */
+    double t, n, r, p;
+    int64_t k, k1, k2;
+    x = x > 710.0 ? 710.0 : x;      /* exp(710) = inf */
+    x = x < -746.0 ? -746.0 : x;    /* exp(-746) = 0 */
+    t = x * log2e + shifter;        /* low bits of t hold rint(x / ln2) */
+    n = t - shifter;
+    k = (int64_t)(fl_double_to_bits(t) - fl_double_to_bits(shifter));
+    r = (x - n * ln2_hi) - n * ln2_lo;
+    p = 1.0 / 6227020800.0;         /* 1/13! */
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    k1 = k >> 1;                    /* 2^k = 2^k1 * 2^k2, each a normal number */
+    k2 = k - k1;
+    return p * fl_bits_to_double((uint64_t)(k1 + 1023) << 52)
+             * fl_bits_to_double((uint64_t)(k2 + 1023) << 52);
+}
+
+FL_INLINE float fl_exp_f(float x)
+{
+    const float log2e = 1.44269504088896341f;
+    const float ln2_hi = 6.9314575195e-01f;            /* 0x1.62e4p-1 */
+    const float ln2_lo = 1.4286067653e-06f;
+    const float shifter = 12582912.0f;                 /* 1.5 * 2^23 */
+    float t, n, r, p;
+    int32_t k, k1, k2;
+    x = x > 89.0f ? 89.0f : x;      /* expf(89) = inf */
+    x = x < -104.0f ? -104.0f : x;  /* expf(-104) = 0 */
+    t = x * log2e + shifter;
+    n = t - shifter;
+    k = (int32_t)(fl_float_to_bits(t) - fl_float_to_bits(shifter));
+    r = (x - n * ln2_hi) - n * ln2_lo;
+    p = 1.0f / 5040.0f;             /* 1/7! */
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    k1 = k >> 1;
+    k2 = k - k1;
+    return p * fl_bits_to_float((uint32_t)(k1 + 127) << 23)
+             * fl_bits_to_float((uint32_t)(k2 + 127) << 23);
+}
+
+/* log1p(u) for u >= 0 (the callers' argument: a sum of exps), to <= 1 ulp.
+ * 1 + u = 2^k (1 + f), 1 + f in [sqrt(1/2), sqrt(2)), and with s = f / (2 + f):
+ *   log(1 + f) = 2 atanh(s) = f - (f^2/2 - s (f^2/2 + R)),  R = 2 (s^2/3 + s^4/5 + ...)
+ * so the leading term f is exact and the rest is a small correction
+ * (|s| <= 0.172: the series to s^22 is below 0.01 ulp). For k != 0 the part of
+ * u lost when rounding 1 + u is added back as (u - (y - 1)) / y.
+ * nan -> nan, inf -> inf. */
+FL_INLINE double fl_log1p_d(double u)
+{
+    const double ln2_hi = 6.93147180369123816490e-01;
+    const double ln2_lo = 1.90821492927058770002e-10;
+    double y = 1.0 + u, f, s, s2, r, half_f2, correction;
+    uint64_t bits = fl_double_to_bits(y);
+    /* exponent relative to sqrt(1/2), so that 1 + f = y / 2^k lands in [sqrt(1/2), sqrt(2)) */
+    int64_t k = (int64_t)((bits + (0x3ff0000000000000ULL - 0x3fe6a09e667f3bcdULL)) >> 52) - 1023;
+    f = k == 0 ? u : fl_bits_to_double(bits - ((uint64_t)k << 52)) - 1.0;
+    correction = k == 0 ? 0.0 : (u - (y - 1.0)) / y;
+    s = f / (2.0 + f);
+    s2 = s * s;
+    r = 2.0 / 23.0;
+    r = r * s2 + 2.0 / 21.0;
+    r = r * s2 + 2.0 / 19.0;
+    r = r * s2 + 2.0 / 17.0;
+    r = r * s2 + 2.0 / 15.0;
+    r = r * s2 + 2.0 / 13.0;
+    r = r * s2 + 2.0 / 11.0;
+    r = r * s2 + 2.0 / 9.0;
+    r = r * s2 + 2.0 / 7.0;
+    r = r * s2 + 2.0 / 5.0;
+    r = r * s2 + 2.0 / 3.0;
+    r = r * s2;
+    half_f2 = 0.5 * f * f;
+    r = (double)k * ln2_hi
+        - ((half_f2 - (s * (half_f2 + r) + ((double)k * ln2_lo + correction))) - f);
+    return (y == y && y < INFINITY) ? r : y;
+}
+
+#endif
