@@ -6,7 +6,8 @@
 * memory layouts: C order, Fortran order, strided (a non-contiguous view whose
   gaps hold nan, so a kernel reading outside the view is caught), transposed
   view, negative strides, read-only, read-only ``np.memmap`` in a temp dir;
-* shapes: n=0, C=1, C=2, a single row, moderate (37 x 13);
+* shapes: n=0, C=1, C=2, a single row, moderate (37 x 13), both sides of the
+  narrow/wide kernel switch (21 x 40, 19 x 41) and a wide row (3 x 100);
 * values: normal, huge (~1e4), extreme (+-1e308 for float64, +-3e38 for
   float32, mixed with normal values), rows holding +inf, -inf entries, rows
   that are all -inf, rows holding nan, and a mix of all of these.
@@ -23,7 +24,9 @@ import numpy as np
 
 DTYPES = (np.float32, np.float64)
 LAYOUTS = ("C", "F", "strided", "transposed", "reversed", "readonly", "memmap")
-SHAPES = ((0, 5), (5, 1), (7, 2), (1, 13), (37, 13))
+# (21, 40) and (19, 41) sit on either side of the kernels' narrow/wide switch
+# (FL_NARROW_MAX = 40); 41 and 100 leave partial vector blocks at the row end.
+SHAPES = ((0, 5), (5, 1), (7, 2), (1, 13), (37, 13), (21, 40), (19, 41), (3, 100))
 KINDS = ("normal", "huge", "extreme", "posinf", "neginf", "allneginf", "nan", "mix")
 # kinds whose rows are all finite
 FINITE_KINDS = ("normal", "huge", "extreme")

@@ -37,12 +37,6 @@ ctypedef fused target_floating:
 cdef extern from "_rowops.h" nogil:
     int FL_NARROW_MAX
     int fl_simd_level()
-    double fl_row_max_d(const double *x, Py_ssize_t n)
-    float fl_row_max_f(const float *x, Py_ssize_t n)
-    double fl_row_sumexp_d(const double *x, Py_ssize_t n, double m, double inv_t,
-                           double *e, Py_ssize_t *n_at_max)
-    double fl_row_sumexp_f(const float *x, Py_ssize_t n, float m, float inv_t,
-                           float *e, Py_ssize_t *n_at_max)
     void fl_rows_norm_d(const double *x, Py_ssize_t n_rows, Py_ssize_t n_cols, double inv_t,
                         double *e, double *row_max, double *log_norm, double *total)
     void fl_rows_norm_f(const float *x, Py_ssize_t n_rows, Py_ssize_t n_cols, float inv_t,
@@ -95,22 +89,8 @@ def omp_max_threads():
 # ---------------------------------------------------------------------------
 
 cdef enum:
-    CHUNK_ROWS = 256    # narrow rows normalised together, vectorised across rows
-
-
-cdef inline floating row_max(const floating *x, Py_ssize_t n) noexcept nogil:
-    if floating is double:
-        return fl_row_max_d(x, n)
-    else:
-        return fl_row_max_f(x, n)
-
-
-cdef inline double row_sumexp(const floating *x, Py_ssize_t n, floating m, floating inv_t,
-                              floating *e, Py_ssize_t *n_at_max) noexcept nogil:
-    if floating is double:
-        return fl_row_sumexp_d(x, n, m, inv_t, e, n_at_max)
-    else:
-        return fl_row_sumexp_f(x, n, m, inv_t, e, n_at_max)
+    CHUNK_ROWS = 256        # at most this many rows per chunk ...
+    CHUNK_ELEMENTS = 4096   # ... and about this many elements (the chunk stays in L1/L2)
 
 
 cdef inline void rows_affine(floating *g, Py_ssize_t n_rows, Py_ssize_t n_cols,
@@ -145,36 +125,26 @@ cdef inline void row_fill(floating *g, Py_ssize_t n, floating value) noexcept no
 
 
 cdef inline Py_ssize_t rows_per_chunk(Py_ssize_t n_cols) noexcept nogil:
-    return CHUNK_ROWS if n_cols <= FL_NARROW_MAX else 1
+    """Rows normalised in one call; their exps are still in cache when the
+    per-row math and the gradient pass over them."""
+    return max(<Py_ssize_t>1, min(<Py_ssize_t>CHUNK_ROWS, CHUNK_ELEMENTS // max(n_cols, 1)))
 
 
 cdef inline void chunk_norms(
     const floating *x,      # IN  n_rows consecutive rows of n_cols
     Py_ssize_t n_rows, Py_ssize_t n_cols, floating inv_t,
-    floating *e,            # OUT exp((x - max) * inv_t) of every element, or NULL
+    floating *e,            # OUT exp(x * inv_t - maxima) of every element, or NULL
     floating *maxima,       # OUT (n_rows,) scaled row maxima inv_t * max_j x_j (nan ignored)
     double *log_norm,       # OUT (n_rows,) log sum_j exp(x_j * inv_t - maxima)
     double *total,          # OUT (n_rows,) that sum; nan when the row holds nan
 ) noexcept nogil:
-    """Softmax normalisers of a chunk of rows: across rows for narrow rows,
-    along the row for wide ones. Rows with a non-finite max get a meaningless
-    log_norm (callers test the max), but `total` is still nan iff nan is present."""
-    cdef Py_ssize_t i, n_at_max
-    cdef double rest
-    cdef floating m
-    if n_cols <= FL_NARROW_MAX:
-        if floating is double:
-            fl_rows_norm_d(x, n_rows, n_cols, inv_t, e, maxima, log_norm, total)
-        else:
-            fl_rows_norm_f(x, n_rows, n_cols, inv_t, e, maxima, log_norm, total)
-        return
-    for i in range(n_rows):
-        m = row_max(x + i * n_cols, n_cols)
-        rest = row_sumexp(x + i * n_cols, n_cols, m, inv_t,
-                          e + i * n_cols if e != NULL else NULL, &n_at_max)
-        maxima[i] = m * inv_t
-        total[i] = rest + <double>n_at_max
-        log_norm[i] = log1p(rest + <double>(n_at_max - 1))
+    """Softmax normalisers of a chunk of rows (fl_rows_norm of _rowops.h).
+    Rows with a non-finite max get a meaningless log_norm (callers test the
+    max), but `total` is still nan iff nan is present."""
+    if floating is double:
+        fl_rows_norm_d(x, n_rows, n_cols, inv_t, e, maxima, log_norm, total)
+    else:
+        fl_rows_norm_f(x, n_rows, n_cols, inv_t, e, maxima, log_norm, total)
 
 
 # ---------------------------------------------------------------------------

@@ -46,9 +46,11 @@ static int fl_simd_level(void) { return 0; }   /* compiler default only */
 #endif
 
 /* Rows at most this wide are processed across rows (fl_rows_norm). */
-#define FL_NARROW_MAX 16
+#define FL_NARROW_MAX 40
 /* Rows handled together, one per SIMD lane, by fl_rows_norm. */
 #define FL_LANES 16
+/* Elements per vector block of a wide row (one AVX-512 float vector). */
+#define FL_BLOCK 16
 
 #define FL_T double
 #define FL_SUFFIX(name) name##_d

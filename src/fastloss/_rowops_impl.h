@@ -1,7 +1,7 @@
 /* Template body of _rowops.h: included once per element type FL_T. */
 
 /* Largest element of the row, ignoring nan; -inf for an empty or all-nan row. */
-FL_CLONES static FL_T FL_SUFFIX(fl_row_max)(const FL_T *x, Py_ssize_t n)
+FL_INLINE FL_T FL_SUFFIX(fl_row_max)(const FL_T *x, Py_ssize_t n)
 {
     FL_T m = -INFINITY;
     Py_ssize_t j;
@@ -29,36 +29,58 @@ FL_INLINE double FL_SUFFIX(fl_shifted)(FL_T x, FL_T inv_t, FL_T m_scaled)
     int at_max = (xj) == (m);                          \
     v = at_max ? (FL_T)1 : v;
 
-/* Sum of exp(x_j * inv_t - m * inv_t) over the elements NOT equal to m, in double;
- * *n_at_max receives how many equal m. Keeping the max terms (each exactly 1)
- * out of the sum lets the caller use log1p(rest + n_at_max - 1), accurate when
- * the row is dominated by its max. If `e` is not NULL, e[j] receives every
- * exp (1 at the max), so a gradient needs no second exp. nan in the row makes
- * the sum nan. */
-FL_CLONES static double FL_SUFFIX(fl_row_sumexp)(const FL_T *x, Py_ssize_t n, FL_T m,
-                                                  FL_T inv_t, FL_T *e, Py_ssize_t *n_at_max)
+/* Adds exp(x_j * inv_t - m_scaled) over the elements NOT equal to m to *rest
+ * (in double) and the number equal to m to *count, for skip <= j < n. If `e`
+ * is not NULL, e[j] receives every exp (1 at the max) for all j < n, so a
+ * gradient needs no second exp. A nan in x makes *rest nan. */
+FL_INLINE void FL_SUFFIX(fl_span_sumexp)(const FL_T *x, Py_ssize_t n, Py_ssize_t skip, FL_T m,
+                                         FL_T m_scaled, FL_T inv_t, FL_T *e,
+                                         double *rest, Py_ssize_t *count)
 {
-    double rest = 0.0;
-    Py_ssize_t count = 0, j;
-    FL_T m_scaled = m * inv_t;
+    double r = 0.0;
+    Py_ssize_t k = 0, j;
     if (e != NULL) {
-#pragma omp simd reduction(+:rest, count)
+#pragma omp simd reduction(+:r, k)
         for (j = 0; j < n; ++j) {
             FL_NORM_TERM(x[j], m, m_scaled, inv_t, v, at_max)
             e[j] = v;
-            rest += at_max ? 0.0 : (double)v;
-            count += at_max;
+            r += at_max || j < skip ? 0.0 : (double)v;
+            k += at_max && j >= skip;
         }
     } else {
-#pragma omp simd reduction(+:rest, count)
+#pragma omp simd reduction(+:r, k)
         for (j = 0; j < n; ++j) {
             FL_NORM_TERM(x[j], m, m_scaled, inv_t, v, at_max)
-            rest += at_max ? 0.0 : (double)v;
-            count += at_max;
+            r += at_max || j < skip ? 0.0 : (double)v;
+            k += at_max && j >= skip;
         }
     }
-    *n_at_max = count;
-    return rest;
+    *rest += r;
+    *count += k;
+}
+
+/* The normaliser of one wide row (n > FL_BLOCK): returns m_scaled = inv_t *
+ * max_j x_j and sets *log_norm = log sum_j exp(x_j * inv_t - m_scaled),
+ * computed as log1p(rest + n_at_max - 1) with the max terms (each exactly 1)
+ * kept out of `rest` (accurate when the row is dominated by its max), and
+ * *total = the sum. The row is walked in whole blocks of FL_BLOCK elements; the
+ * last partial block is done as the row's final FL_BLOCK elements, skipping in
+ * the sums those already counted (a scalar remainder loop of exps cost 40 % at
+ * n = 100). Their exps are stored twice, with the same value. */
+FL_INLINE FL_T FL_SUFFIX(fl_row_norm)(const FL_T *x, Py_ssize_t n, FL_T inv_t, FL_T *e,
+                                      double *log_arg, double *total)
+{
+    FL_T m = FL_SUFFIX(fl_row_max)(x, n), m_scaled = m * inv_t;
+    double rest = 0.0;
+    Py_ssize_t count = 0, n_main = n - n % FL_BLOCK;
+    FL_SUFFIX(fl_span_sumexp)(x, n_main, 0, m, m_scaled, inv_t, e, &rest, &count);
+    if (n_main < n)
+        FL_SUFFIX(fl_span_sumexp)(x + n - FL_BLOCK, FL_BLOCK, n_main - (n - FL_BLOCK), m,
+                                  m_scaled, inv_t, e != NULL ? e + n - FL_BLOCK : NULL,
+                                  &rest, &count);
+    *total = rest + (double)count;
+    *log_arg = rest + (double)(count - 1);
+    return m_scaled;
 }
 
 /* Narrow rows are processed FL_LANES at a time, one row per SIMD lane: the
@@ -134,18 +156,29 @@ FL_INLINE void FL_SUFFIX(fl_lanes_norm)(const FL_T *x, Py_ssize_t lanes, Py_ssiz
     }
 }
 
-/* For each of n_rows narrow rows (n_cols <= FL_NARROW_MAX), vectorised across
- * rows: row_max[i] = inv_t * max_j x_ij (the SCALED max), log_norm[i] =
- * log sum_j exp(x_ij * inv_t - row_max[i]) (log1p
- * form) and total[i] = that sum (nan if the row holds nan). If `e` is not NULL
- * it receives the exps, row by row. Rows whose max is not finite get a
- * meaningless log_norm: callers test the max. */
+/* Softmax normalisers of n_rows consecutive rows of n_cols: row_max[i] =
+ * inv_t * max_j x_ij (the SCALED max, nan ignored), log_norm[i] =
+ * log sum_j exp(x_ij * inv_t - row_max[i]) and total[i] = that sum (nan if the
+ * row holds nan). If `e` is not NULL it receives every exp, row by row. Narrow
+ * rows (n_cols <= FL_NARROW_MAX) are vectorised across rows, wide ones along
+ * the row. Rows whose max is not finite get a meaningless log_norm (callers
+ * test row_max), but total is still nan iff the row holds nan. */
 FL_CLONES static void FL_SUFFIX(fl_rows_norm)(const FL_T *x, Py_ssize_t n_rows,
                                               Py_ssize_t n_cols, FL_T inv_t, FL_T *e,
                                               FL_T *row_max, double *log_norm, double *total)
 {
     FL_T scratch[FL_LANES * FL_NARROW_MAX];   /* exps go here when the caller wants none */
     Py_ssize_t i = 0;
+    if (n_cols > FL_NARROW_MAX) {
+        for (i = 0; i < n_rows; ++i)
+            row_max[i] = FL_SUFFIX(fl_row_norm)(x + i * n_cols, n_cols, inv_t,
+                                                e != NULL ? e + i * n_cols : NULL,
+                                                log_norm + i, total + i);
+#pragma omp simd
+        for (i = 0; i < n_rows; ++i)   /* vectorised across the chunk's rows */
+            log_norm[i] = fl_log1p_d(log_norm[i]);
+        return;
+    }
     for (; i + FL_LANES <= n_rows; i += FL_LANES)
         FL_SUFFIX(fl_lanes_norm)(x + i * n_cols, FL_LANES, n_cols, inv_t,
                                  e != NULL ? e + i * n_cols : scratch,
