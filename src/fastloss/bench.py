@@ -1,0 +1,440 @@
+"""Side-by-side timing of fused softmax cross-entropy loss + gradient.
+
+Run as ``python -m fastloss.bench``. For every case (shape x dtype) the
+implementations below are timed *interleaved* in one process (each repeat
+calls every implementation once, in turn, after one warm-up call each), so
+that machine noise hits all of them alike; the table reports the median and
+the minimum of the repeats and the speed-up over the pure-NumPy reference
+(``NumPy ms / ms``, so > 1 means faster than NumPy).
+
+Implementations (a peer appears only when it is importable; none is required):
+
+``fastloss``
+    ``fastloss.cross_entropy(logits, target, return_grad=True)`` with the
+    default ``n_threads`` (``--threads`` overrides it); mean reduction.
+``numpy``
+    ``fastloss._reference.cross_entropy`` with the same arguments: the
+    pure-NumPy oracle of the test-suite.
+``sklearn``
+    ``sklearn._loss.loss.HalfMultinomialLoss(n_classes=C).loss_gradient(
+    y_true=float labels, raw_prediction=logits, n_threads=T)``. Despite the
+    "Half" in its name this is the *full* multinomial cross-entropy,
+    ``logsumexp(z_i) - z_i[y_i]`` per row (checked: its per-row losses sum to
+    ``fastloss.cross_entropy(..., reduction="sum")`` and its gradient equals
+    fastloss's "sum" gradient to rounding). It returns per-row losses (no
+    reduction) and the gradient of their sum; the work per element is the
+    same as for the mean.
+``torch``
+    ``torch.nn.functional.cross_entropy`` forward + ``backward()`` through
+    autograd on CPU with ``torch.set_num_threads(T)``, on tensors sharing the
+    NumPy buffers (``torch.from_numpy``).
+
+``T`` (peers' threads) is ``--threads`` or, by default, the number of CPUs
+this process may run on. Every implementation allocates its own outputs,
+as a user calling it would.
+
+``--compare`` adds, for fastloss, the speed-up over the best peer (the
+fastest of numpy / sklearn / torch), a ``fastloss[1t]`` row (one thread, for
+the thread scaling), the effective bandwidth ``GB/s`` (bytes of logits read
++ gradient written + labels read, divided by the median time) as a
+fraction of the machine's copy bandwidth, and a loss-only table whose
+bandwidth is compared with the read bandwidth. Both bandwidths are measured
+in the same run, timed interleaved with the implementations, over the case's
+own logits array, with ``T`` Python threads each running ``np.add.reduce``
+(read) or ``np.copyto`` (copy; read + write bytes counted) over its own
+contiguous block of rows (NumPy releases the GIL in both).
+
+Examples::
+
+    python -m fastloss.bench                       # the README table
+    python -m fastloss.bench --quick --repeat 1    # smoke test, a few seconds
+    python -m fastloss.bench --compare --dtype float32 --shapes 1024x32000
+"""
+import argparse
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+FULL_SHAPES = ((1_000_000, 10), (100_000, 100), (10_000, 1000), (1024, 32000))
+QUICK_SHAPES = ((20_000, 10), (2000, 100), (200, 1000), (16, 32000))
+DTYPES = ("float32", "float64")
+PEERS = ("numpy", "sklearn", "torch")
+
+
+# ---------------------------------------------------------------------------
+# Timing helpers (also used by ``python -m fastloss demo``)
+# ---------------------------------------------------------------------------
+
+def time_calls(funcs, repeat, warmup=1):
+    """Time zero-argument callables interleaved; return {name: [seconds, ...]}.
+
+    ``funcs`` maps a name to a callable. Each callable is called ``warmup``
+    times first, then every repeat calls each callable once in turn. The
+    garbage collector is disabled while timing (as in ``timeit``); results
+    of the calls are dropped at once so their memory is reused.
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be >= 1, got {repeat}")
+    for fn in funcs.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in funcs}
+    gc_was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            for name, fn in funcs.items():
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return times
+
+
+def usable_cpus():
+    """CPUs this process may run on (affinity mask), else os.cpu_count()."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def cpu_model():
+    """CPU model name from /proc/cpuinfo (Linux), else platform.processor()."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _cpu_simd_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return [x for x in ("sse4_2", "avx", "avx2", "fma", "avx512f")
+                            if x in flags]
+    except OSError:
+        pass
+    return []
+
+
+def _version(modname):
+    try:
+        mod = __import__(modname)
+    except Exception:  # a peer that fails to import is simply absent
+        return None
+    return getattr(mod, "__version__", "?")
+
+
+def machine_description():
+    """Lines describing the machine and the software versions."""
+    import fastloss
+
+    try:
+        from fastloss._threads import resolve_n_threads
+
+        default_threads = resolve_n_threads(None)
+    except Exception:  # private helper; its absence only shortens the description
+        default_threads = "?"
+    lines = [
+        f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs, "
+        f"{usable_cpus()} usable; SIMD: {' '.join(_cpu_simd_flags()) or 'n/a'})",
+        f"Python {platform.python_version()}, numpy {np.__version__}, "
+        f"fastloss {fastloss.__version__} (openmp_enabled={fastloss.openmp_enabled()}, "
+        f"default n_threads={default_threads})",
+    ]
+    peers = [f"{name} {v}" for name, v in (("scikit-learn", _version("sklearn")),
+                                            ("torch", _version("torch"))) if v]
+    lines.append("peers: " + (", ".join(peers) if peers else "none importable"))
+    return lines
+
+
+# ---------------------------------------------------------------------------
+# Cases and implementations
+# ---------------------------------------------------------------------------
+
+def make_case(n_samples, n_classes, dtype, seed=0):
+    """Seeded logits (standard normal * 3) and int64 labels."""
+    rng = np.random.default_rng(seed)
+    logits = rng.standard_normal((n_samples, n_classes), dtype=np.float64)
+    logits *= 3.0
+    logits = logits.astype(dtype, copy=False)
+    target = rng.integers(0, n_classes, size=n_samples, dtype=np.int64)
+    return logits, target
+
+
+def _sklearn_loss_grad(logits, target, threads):
+    try:
+        from sklearn._loss.loss import HalfMultinomialLoss
+    except Exception:
+        return None
+    loss = HalfMultinomialLoss(n_classes=logits.shape[1])
+    y_true = target.astype(logits.dtype)
+
+    def run():
+        return loss.loss_gradient(y_true=y_true, raw_prediction=logits, n_threads=threads)
+
+    return run
+
+
+def _torch_loss_grad(logits, target):
+    try:
+        import torch
+        import torch.nn.functional as F
+    except Exception:
+        return None
+    x0 = torch.from_numpy(logits)
+    t = torch.from_numpy(target)
+
+    def run():
+        x = x0.detach().requires_grad_(True)
+        loss = F.cross_entropy(x, t)
+        loss.backward()
+        return loss.item(), x.grad
+
+    return run
+
+
+def loss_grad_impls(logits, target, n_threads, peer_threads, compare):
+    """Name -> zero-argument callable computing loss and gradient."""
+    import fastloss
+    from fastloss import _reference
+
+    impls = {
+        "fastloss": lambda: fastloss.cross_entropy(logits, target, return_grad=True,
+                                                   n_threads=n_threads),
+    }
+    if compare and n_threads != 1:
+        impls["fastloss[1t]"] = lambda: fastloss.cross_entropy(
+            logits, target, return_grad=True, n_threads=1)
+    impls["numpy"] = lambda: _reference.cross_entropy(logits, target, return_grad=True)
+    sk = _sklearn_loss_grad(logits, target, peer_threads)
+    if sk is not None:
+        impls["sklearn"] = sk
+    th = _torch_loss_grad(logits, target)
+    if th is not None:
+        impls["torch"] = th
+    return impls
+
+
+def loss_only_impls(logits, target, n_threads):
+    import fastloss
+    from fastloss import _reference
+
+    return {
+        "fastloss": lambda: fastloss.cross_entropy(logits, target, n_threads=n_threads),
+        "numpy": lambda: _reference.cross_entropy(logits, target),
+    }
+
+
+# ---------------------------------------------------------------------------
+# Bandwidth reference (for --compare)
+# ---------------------------------------------------------------------------
+
+def bandwidth_probes(array, pool, threads):
+    """Zero-argument callables ``read`` and ``copy`` over ``array``'s memory.
+
+    ``read`` runs ``np.add.reduce`` and ``copy`` runs ``np.copyto`` into a
+    preallocated twin, each over one contiguous block of rows per worker of
+    ``threads`` (``pool`` must have that many workers; NumPy releases the GIL in both). They are timed interleaved
+    with the implementations, so the bandwidth and the kernels see the same
+    machine state. GB/s: ``array.nbytes / t`` (read), ``2 * array.nbytes / t``
+    (copy: bytes read + bytes written).
+    """
+    n_rows = array.shape[0]
+    bounds = np.linspace(0, n_rows, min(threads, n_rows) + 1).astype(int)
+    blocks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    dst = np.empty_like(array)
+    dst.fill(0)  # touch the pages once, outside the timing
+
+    def read():
+        return list(pool.map(lambda s: np.add.reduce(array[s].ravel()), blocks))
+
+    def copy():
+        return list(pool.map(lambda s: np.copyto(dst[s], array[s]), blocks))
+
+    return {"read bandwidth": read, "copy bandwidth": copy}
+
+
+# ---------------------------------------------------------------------------
+# Table
+# ---------------------------------------------------------------------------
+
+def _fmt_ms(seconds):
+    ms = seconds * 1e3
+    return f"{ms:.3g}" if ms < 10 else f"{ms:.1f}" if ms < 1000 else f"{ms:.0f}"
+
+
+def _fmt_ratio(r):
+    return "-" if r is None else f"{r:.2f}x" if r < 10 else f"{r:.1f}x"
+
+
+def _print_table(header, rows, out):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
+    right = [i for i, h in enumerate(header) if h not in ("shape", "dtype", "implementation")]
+
+    def line(cells):
+        parts = [str(c).rjust(w) if i in right else str(c).ljust(w)
+                 for i, (c, w) in enumerate(zip(cells, widths))]
+        return "| " + " | ".join(parts) + " |"
+
+    print(line(header), file=out)
+    print("|" + "|".join(("-" * (w + 1) + ":") if i in right else ("-" * (w + 2))
+                         for i, w in enumerate(widths)) + "|", file=out)
+    for r in rows:
+        print(line(r), file=out)
+
+
+def parse_shapes(text):
+    """'1000000x10,1e5x100' -> [(1000000, 10), (100000, 100)]."""
+    shapes = []
+    for item in text.split(","):
+        item = item.strip().lower()
+        if not item:
+            continue
+        try:
+            n, c = item.split("x")
+            shape = (int(float(n)), int(float(c)))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"bad shape {item!r}: expected N_SAMPLESxN_CLASSES, e.g. 100000x100") from None
+        if shape[0] < 1 or shape[1] < 1:
+            raise argparse.ArgumentTypeError(f"bad shape {item!r}: sizes must be >= 1")
+        shapes.append(shape)
+    if not shapes:
+        raise argparse.ArgumentTypeError("no shape given")
+    return shapes
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="python -m fastloss.bench",
+        description="Time fused cross-entropy loss+gradient: fastloss vs the NumPy "
+                    "reference, scikit-learn's _loss and torch (when importable).")
+    p.add_argument("--repeat", type=int, default=None,
+                   help="timed repeats per implementation and case (default 7, 3 with --quick)")
+    p.add_argument("--quick", action="store_true",
+                   help="small shapes, for a smoke test (a few seconds)")
+    p.add_argument("--compare", action="store_true",
+                   help="also print the speed-up over the best peer, 1-thread fastloss, "
+                        "GB/s vs the read/copy bandwidth measured in this run, and loss-only")
+    p.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
+    p.add_argument("--shapes", type=parse_shapes, default=None,
+                   help="comma-separated N_SAMPLESxN_CLASSES list (default: "
+                        + ",".join(f"{n}x{c}" for n, c in FULL_SHAPES) + ")")
+    p.add_argument("--threads", type=int, default=None,
+                   help="n_threads for fastloss and the peers (default: fastloss's own "
+                        "default; peers and the bandwidth use the usable CPU count)")
+    return p
+
+
+def main(argv=None, out=None):
+    """Run the benchmark and print the table(s); return 0."""
+    out = sys.stdout if out is None else out
+    args = build_parser().parse_args(argv)
+    repeat = args.repeat if args.repeat is not None else (3 if args.quick else 7)
+    if repeat < 1:
+        build_parser().error(f"--repeat must be >= 1, got {repeat}")
+    if args.threads is not None and args.threads < 1:
+        build_parser().error(f"--threads must be >= 1, got {args.threads}")
+    shapes = args.shapes or (QUICK_SHAPES if args.quick else FULL_SHAPES)
+    dtypes = DTYPES if args.dtype == "both" else (args.dtype,)
+    peer_threads = args.threads or usable_cpus()
+
+    for line in machine_description():
+        print(line, file=out)
+    print(f"fused cross_entropy loss+grad; median of {repeat} interleaved repeats after "
+          f"a warm-up; fastloss n_threads={args.threads or 'default'}, peers "
+          f"{peer_threads} threads; 'vs numpy' = NumPy ms / ms", file=out)
+
+    torch_threads = None
+    try:
+        import torch
+        torch_threads = torch.get_num_threads()
+        torch.set_num_threads(peer_threads)
+    except Exception:
+        pass
+
+    header = ["shape", "dtype", "implementation", "ms", "min ms", "vs numpy"]
+    if args.compare:
+        header += ["vs best peer", "GB/s", "% copy bw"]
+    rows, lo_rows = [], []
+    pool = ThreadPoolExecutor(max_workers=peer_threads) if args.compare else None
+    try:
+        for n, c in shapes:
+            for dtype in dtypes:
+                logits, target = make_case(n, c, dtype)
+                impls = loss_grad_impls(logits, target, args.threads, peer_threads, args.compare)
+                if args.compare:
+                    lo_impls = loss_only_impls(logits, target, args.threads)
+                    impls.update({f"{k} (loss only)": f for k, f in lo_impls.items()})
+                    impls.update(bandwidth_probes(logits, pool, peer_threads))
+                times = time_calls(impls, repeat)
+                del impls
+                med = {k: statistics.median(v) for k, v in times.items()}
+                if args.compare:
+                    read_bw = logits.nbytes / med.pop("read bandwidth") / 1e9
+                    copy_bw = 2 * logits.nbytes / med.pop("copy bandwidth") / 1e9
+                    best_peer = min(med[k] for k in PEERS if k in med)
+                for name in med:
+                    if name.endswith("(loss only)"):
+                        continue
+                    row = [f"{n}x{c}", dtype, name, _fmt_ms(med[name]), _fmt_ms(min(times[name])),
+                           _fmt_ratio(med["numpy"] / med[name])]
+                    if args.compare:
+                        if name.startswith("fastloss"):
+                            # logits read + gradient written + labels read
+                            gbs = (2 * logits.nbytes + target.nbytes) / med[name] / 1e9
+                            row += [_fmt_ratio(best_peer / med[name]), f"{gbs:.1f}",
+                                    f"{100 * gbs / copy_bw:.0f}%"]
+                        else:
+                            row += ["", "", ""]
+                    rows.append(row)
+                if args.compare:
+                    np_lo = med["numpy (loss only)"]
+                    for name in ("fastloss", "numpy"):
+                        t = med[f"{name} (loss only)"]
+                        gbs = (logits.nbytes + target.nbytes) / t / 1e9
+                        lo_rows.append([f"{n}x{c}", dtype, name, _fmt_ms(t),
+                                        _fmt_ms(min(times[f"{name} (loss only)"])),
+                                        _fmt_ratio(np_lo / t), f"{gbs:.1f}",
+                                        f"{100 * gbs / read_bw:.0f}%",
+                                        f"{read_bw:.1f} / {copy_bw:.1f}"])
+                del logits, target
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        if torch_threads is not None:
+            import torch
+            torch.set_num_threads(torch_threads)
+
+    print(file=out)
+    _print_table(header, rows, out)
+    if args.compare:
+        print(file=out)
+        print("loss only (no gradient, mean); GB/s = (logits + labels bytes) / median ms. "
+              "Read / copy bandwidth: median of np.add.reduce / np.copyto over the "
+              f"logits with {peer_threads} threads, timed interleaved with the rows above:",
+              file=out)
+        _print_table(["shape", "dtype", "implementation", "ms", "min ms", "vs numpy",
+                      "GB/s", "% read bw", "read / copy GB/s"], lo_rows, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

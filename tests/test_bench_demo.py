@@ -1,0 +1,117 @@
+"""Smoke tests of ``python -m fastloss.bench``, ``python -m fastloss demo`` and the bundled data."""
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fastloss import bench
+from fastloss import __main__ as cli
+from fastloss.datasets import make_blobs_dataset
+
+ROW = re.compile(r"^\| (\d+x\d+) +\| (float32|float64) +\| (\S+) +\|(.*)\|$")
+
+
+def _rows(text):
+    """Parsed table rows: (shape, dtype, implementation, [other cells])."""
+    rows = []
+    for line in text.splitlines():
+        m = ROW.match(line)
+        if m:
+            rows.append((m[1], m[2], m[3], [c.strip() for c in m[4].split("|")]))
+    return rows
+
+
+def test_bench_quick(capsys):
+    assert bench.main(["--quick", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "CPU:" in out and "openmp_enabled=" in out
+    assert "| shape" in out and "vs numpy" in out
+    rows = _rows(out)
+    cases = {(f"{n}x{c}", d) for n, c in bench.QUICK_SHAPES for d in bench.DTYPES}
+    assert {(s, d) for s, d, _, _ in rows} == cases
+    for shape, dtype in cases:
+        impls = {i for s, d, i, _ in rows if (s, d) == (shape, dtype)}
+        assert {"fastloss", "numpy"} <= impls <= {"fastloss", "numpy", "sklearn", "torch"}
+    for _, _, impl, cells in rows:
+        ms, min_ms, ratio = cells[:3]
+        assert 0 < float(min_ms) <= float(ms)
+        assert ratio.endswith("x") and float(ratio[:-1]) > 0
+        if impl == "numpy":
+            assert ratio == "1.00x"
+
+
+def test_bench_compare_one_case(capsys):
+    assert bench.main(["--quick", "--compare", "--repeat", "1", "--dtype", "float32",
+                       "--shapes", "2000x100"]) == 0
+    out = capsys.readouterr().out
+    assert "vs best peer" in out and "% copy bw" in out and "% read bw" in out
+    rows = _rows(out)
+    impls = [i for _, _, i, _ in rows]
+    assert impls.count("fastloss") == 2 and impls.count("numpy") == 2  # loss+grad, loss only
+    assert "fastloss[1t]" in impls
+    for _, _, impl, cells in rows:
+        if impl.startswith("fastloss"):
+            assert any(re.fullmatch(r"\d+%", c) for c in cells), cells
+
+
+def test_bench_parse_shapes():
+    assert bench.parse_shapes("1e6x10, 1024x32000") == [(1_000_000, 10), (1024, 32000)]
+    with pytest.raises(SystemExit):
+        bench.main(["--shapes", "10by10"])
+
+
+def test_sklearn_loss_is_full_cross_entropy():
+    """The bench's claim: HalfMultinomialLoss is the full (not half) cross-entropy."""
+    pytest.importorskip("sklearn")
+    import fastloss
+
+    logits, target = bench.make_case(50, 7, "float64")
+    loss, grad = bench._sklearn_loss_grad(logits, target, 1)()
+    ref_loss, ref_grad = fastloss.cross_entropy(logits, target, reduction="sum",
+                                                return_grad=True)
+    np.testing.assert_allclose(loss.sum(), ref_loss, rtol=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-15)
+
+
+def test_demo_trains_and_times(capsys):
+    assert cli.main(["demo", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    losses = [float(x) for x in re.findall(r"epoch +\d+ +loss (\S+)", out)]
+    assert len(losses) >= 5
+    assert losses[0] == pytest.approx(np.log(10), abs=1e-4)  # W = 0, b = 0: uniform
+    assert all(b < a for a, b in zip(losses, losses[1:]))  # gradient descent decreases it
+    m = re.search(r"train accuracy ([\d.]+), test accuracy ([\d.]+)", out)
+    assert m, out
+    train_acc, test_acc = float(m[1]), float(m[2])
+    assert train_acc > 0.9 and test_acc > 0.85  # measured: 0.945 / 0.924
+    speedups = re.findall(r"speed-up +([\d.]+)x", out)
+    assert len(speedups) == 2 and all(float(s) > 0 for s in speedups)
+    assert "100000x100 float32" in out
+
+
+def test_demo_without_subcommand_exits_2():
+    assert cli.main([]) == 2
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["no-such-command"])
+    assert exc.value.code == 2
+    proc = subprocess.run([sys.executable, "-m", "fastloss"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2
+    assert "usage:" in proc.stderr and "demo" in proc.stderr
+
+
+def test_blobs_dataset_is_deterministic():
+    a = make_blobs_dataset(n_samples=200, n_features=5, n_classes=3, seed=3)
+    b = make_blobs_dataset(n_samples=200, n_features=5, n_classes=3, seed=3)
+    c = make_blobs_dataset(n_samples=200, n_features=5, n_classes=3, seed=4)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a.X_train, c.X_train)
+    assert a.X_train.shape == (150, 5) and a.X_test.shape == (50, 5)
+    assert a.y_train.dtype == np.int64 and set(np.unique(a.y_train)) == {0, 1, 2}
+    assert np.bincount(np.concatenate([a.y_train, a.y_test])).tolist() == [67, 67, 66]
+    assert make_blobs_dataset(n_samples=20, dtype=np.float32).X_train.dtype == np.float32
+    with pytest.raises(ValueError, match="n_classes"):
+        make_blobs_dataset(n_classes=1)
