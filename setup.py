@@ -50,7 +50,9 @@ def compiler_accepts(compiler, flags, source="int main(void) { return 0; }\n"):
 
 class BuildExtWithOpenMP(build_ext):
     def build_extensions(self):
-        has_openmp = compiler_accepts(self.compiler, [OPENMP_FLAG], OPENMP_PROGRAM)
+        # FASTLOSS_NO_OPENMP=1 builds as a compiler without OpenMP would (to test that path).
+        has_openmp = (os.environ.get("FASTLOSS_NO_OPENMP") != "1"
+                      and compiler_accepts(self.compiler, [OPENMP_FLAG], OPENMP_PROGRAM))
         if not has_openmp:
             banner = "!" * 78
             message = (
