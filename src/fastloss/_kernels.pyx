@@ -26,9 +26,7 @@ from libc.string cimport memset
 
 import numpy as np
 
-ctypedef fused floating:
-    float
-    double
+from fastloss._common cimport floating, rows_per_block, sum_in_order
 
 ctypedef fused target_floating:
     float
@@ -262,22 +260,6 @@ cdef inline double closs_grad_ce_proba(
 # ---------------------------------------------------------------------------
 # Layer 2: block loops and prange drivers.
 # ---------------------------------------------------------------------------
-
-cdef inline Py_ssize_t rows_per_block(Py_ssize_t n_cols) noexcept nogil:
-    """About 16k elements per block. Depends on the shape only (never on the
-    thread count), which fixes the summation order."""
-    if n_cols < 1:
-        n_cols = 1
-    return max(<Py_ssize_t>1, <Py_ssize_t>16384 // n_cols)
-
-
-cdef double sum_in_order(const double[::1] partial) noexcept nogil:
-    cdef double total = 0.0
-    cdef Py_ssize_t b
-    for b in range(partial.shape[0]):
-        total += partial[b]
-    return total
-
 
 cdef void logsumexp_block(const floating *x, Py_ssize_t n_cols, double inv_t, floating *out,
                           Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
