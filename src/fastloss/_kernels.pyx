@@ -34,15 +34,21 @@ ctypedef fused target_floating:
 
 cdef extern from "_rowops.h" nogil:
     int FL_NARROW_MAX
+    Py_ssize_t FL_NO_TARGET
+    Py_ssize_t FL_ZERO_ROW
+    ctypedef struct fl_grad_spec:
+        const double *a
+        const double *c
+        const double *b
+        const Py_ssize_t *y
+        const double *w
+    void fl_rows_norm_grad_d(const double *x, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                             double inv_t, double *e, const fl_grad_spec *grad,
+                             double *row_max, double *log_norm, double *total)
+    void fl_rows_norm_grad_f(const float *x, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                             float inv_t, float *e, const fl_grad_spec *grad,
+                             float *row_max, double *log_norm, double *total)
     int fl_simd_level()
-    void fl_rows_norm_d(const double *x, Py_ssize_t n_rows, Py_ssize_t n_cols, double inv_t,
-                        double *e, double *row_max, double *log_norm, double *total)
-    void fl_rows_norm_f(const float *x, Py_ssize_t n_rows, Py_ssize_t n_cols, float inv_t,
-                        float *e, float *row_max, double *log_norm, double *total)
-    void fl_rows_affine_d(double *g, Py_ssize_t n_rows, Py_ssize_t n_cols, const double *a,
-                          const double *c, const double *w)
-    void fl_rows_affine_f(float *g, Py_ssize_t n_rows, Py_ssize_t n_cols, const double *a,
-                          const double *c, const double *w)
     double fl_row_wsum_shifted_d(const double *x, Py_ssize_t n, double m_scaled, double inv_t,
                                  const double *w)
     double fl_row_wsum_shifted_f(const float *x, Py_ssize_t n, float m_scaled, float inv_t,
@@ -91,15 +97,6 @@ cdef enum:
     CHUNK_ELEMENTS = 4096   # ... and about this many elements (the chunk stays in L1/L2)
 
 
-cdef inline void rows_affine(floating *g, Py_ssize_t n_rows, Py_ssize_t n_cols,
-                             const double *a, const double *c, const double *w) noexcept nogil:
-    """OUT g[i, j] = a[i] * g[i, j] - c[i] * w[j]  (w NULL: w[j] = 1)."""
-    if floating is double:
-        fl_rows_affine_d(g, n_rows, n_cols, a, c, w)
-    else:
-        fl_rows_affine_f(g, n_rows, n_cols, a, c, w)
-
-
 cdef inline double row_wsum_shifted(const floating *x, Py_ssize_t n, floating m_scaled,
                                     floating inv_t, const double *w) noexcept nogil:
     if floating is double:
@@ -131,18 +128,21 @@ cdef inline Py_ssize_t rows_per_chunk(Py_ssize_t n_cols) noexcept nogil:
 cdef inline void chunk_norms(
     const floating *x,      # IN  n_rows consecutive rows of n_cols
     Py_ssize_t n_rows, Py_ssize_t n_cols, floating inv_t,
-    floating *e,            # OUT exp(x * inv_t - maxima) of every element, or NULL
+    floating *e,            # OUT exps exp(x * inv_t - maxima), or the gradient of `grad`; or NULL
+    const fl_grad_spec *grad,  # IN  per-row gradient coefficients, or NULL for the exps
     floating *maxima,       # OUT (n_rows,) scaled row maxima inv_t * max_j x_j (nan ignored)
     double *log_norm,       # OUT (n_rows,) log sum_j exp(x_j * inv_t - maxima)
     double *total,          # OUT (n_rows,) that sum; nan when the row holds nan
 ) noexcept nogil:
-    """Softmax normalisers of a chunk of rows (fl_rows_norm of _rowops.h).
-    Rows with a non-finite max get a meaningless log_norm (callers test the
-    max), but `total` is still nan iff nan is present."""
+    """Softmax normalisers of a chunk of rows, and optionally the gradient
+    g_ij = a_i p_ij - c_i w_j - [j == y_i] b_i in the same pass
+    (fl_rows_norm_grad of _rowops.h). Rows with a non-finite max get a
+    meaningless log_norm (callers test the max), but `total` is still nan iff
+    nan is present."""
     if floating is double:
-        fl_rows_norm_d(x, n_rows, n_cols, inv_t, e, maxima, log_norm, total)
+        fl_rows_norm_grad_d(x, n_rows, n_cols, inv_t, e, grad, maxima, log_norm, total)
     else:
-        fl_rows_norm_f(x, n_rows, n_cols, inv_t, e, maxima, log_norm, total)
+        fl_rows_norm_grad_f(x, n_rows, n_cols, inv_t, e, grad, maxima, log_norm, total)
 
 
 # ---------------------------------------------------------------------------
@@ -161,15 +161,10 @@ cdef inline double closs_logsumexp(double m, double log_norm, double total,
     return total if isnan(total) else m
 
 
-cdef inline double csoftmax_scale(floating m, double total) noexcept nogil:
-    """Factor turning a row's exps into its softmax: 1 / total, or nan for a
-    row holding nan or whose max is infinite (all nan, as torch)."""
-    return 1.0 / total if isfinite(m) and not isnan(total) else NAN
-
-
 cdef inline void clog_softmax(const floating *x, Py_ssize_t n, floating m, double log_norm,
                               double total, double inv_t, floating *out) noexcept nogil:
-    """OUT out[j] = log_softmax(x * inv_t)[j]; all nan under csoftmax_scale's rule."""
+    """OUT out[j] = log_softmax(x * inv_t)[j]. A row holding nan or whose max is
+    infinite is all nan (as torch; softmax rows get the same rule from fl_rows_norm_grad)."""
     if not isfinite(m) or isnan(total):
         row_fill(out, n, <floating>NAN)
     elif floating is double:
@@ -204,25 +199,16 @@ cdef inline double closs_ce_index(
 
 cdef inline void cgrad_ce_index(
     Py_ssize_t n_classes,
-    floating m, double total,   # IN  the row's scaled max and sum of exps
-    double e_y,                 # IN  exp of the target logit (shifted by m)
     double w_y, double cw_sum, double eps,
     double grad_scale,          # IN  factor of the whole gradient row
-    double *a, double *c,       # OUT row coefficients: g_k = a e_k - c w_k ...
-    double *g_y,                # OUT ... except g_y, given here in full
+    double *a, double *c, double *b,   # OUT g_k = a p_k - c w_k - b [k == y]
 ) noexcept nogil:
-    """Gradient of closs_ce_index w.r.t. x * inv_t, times grad_scale:
-        g_k = ((1 - eps) w_y + eps W / C) p_k - eps w_k / C - (1 - eps) w_y [k == y],
-    with p_k = e_k / total. A row whose max is not finite gets nan."""
-    if not isfinite(m):
-        a[0] = NAN
-        c[0] = 0.0
-        g_y[0] = NAN
-        return
-    a[0] = grad_scale * ((1.0 - eps) * w_y + eps * cw_sum / n_classes) / total
+    """Coefficients of the gradient of closs_ce_index w.r.t. x * inv_t, times
+    grad_scale, in fl_grad_spec's form (the kernel applies them to p = softmax):
+        g_k = ((1 - eps) w_y + eps W / C) p_k - (eps / C) w_k - (1 - eps) w_y [k == y]."""
+    a[0] = grad_scale * ((1.0 - eps) * w_y + eps * cw_sum / n_classes)
     c[0] = grad_scale * eps / n_classes
-    # the target entry in double from e_y, so p_y ~ 1 does not cancel in float32
-    g_y[0] = a[0] * e_y - grad_scale * (eps / n_classes + 1.0 - eps) * w_y
+    b[0] = grad_scale * (1.0 - eps) * w_y
 
 
 cdef inline double closs_grad_ce_proba(
@@ -270,7 +256,7 @@ cdef void logsumexp_block(const floating *x, Py_ssize_t n_cols, double inv_t, fl
     for c in range((stop - start + step - 1) // step):
         c0 = start + c * step
         chunk_norms(x + c0 * n_cols, min(step, stop - c0), n_cols, <floating>inv_t,
-                    <floating *>NULL, m, log_norm, total)
+                    <floating *>NULL, NULL, m, log_norm, total)
         for i in range(c0, min(c0 + step, stop)):
             out[i] = <floating>closs_logsumexp(m[i - c0], log_norm[i - c0], total[i - c0], inv_t)
 
@@ -281,22 +267,31 @@ cdef void softmax_block(const floating *x, Py_ssize_t n_cols, double inv_t, floa
     cdef floating m[CHUNK_ROWS]
     cdef double log_norm[CHUNK_ROWS]
     cdef double total[CHUNK_ROWS]
-    cdef double scale[CHUNK_ROWS]
-    cdef double zero[CHUNK_ROWS]
-    memset(zero, 0, sizeof(zero))
+    cdef double ones[CHUNK_ROWS]
+    cdef double zeros[CHUNK_ROWS]
+    cdef Py_ssize_t no_target[CHUNK_ROWS]
+    cdef fl_grad_spec probabilities   # g = 1 * p - 0: the softmax itself
+    for i in range(CHUNK_ROWS):
+        ones[i] = 1.0
+        zeros[i] = 0.0
+        no_target[i] = FL_NO_TARGET
+    probabilities.a = ones
+    probabilities.b = zeros
+    probabilities.c = zeros
+    probabilities.y = no_target
+    probabilities.w = NULL
     for c in range((stop - start + step - 1) // step):
         c0 = start + c * step
         rows = min(step, stop - c0)
-        chunk_norms(x + c0 * n_cols, rows, n_cols, <floating>inv_t,
-                    <floating *>NULL if log_output else out + c0 * n_cols, m, log_norm, total)
         if log_output:
+            chunk_norms(x + c0 * n_cols, rows, n_cols, <floating>inv_t, <floating *>NULL, NULL,
+                        m, log_norm, total)
             for i in range(rows):
                 clog_softmax(x + (c0 + i) * n_cols, n_cols, m[i], log_norm[i], total[i], inv_t,
                              out + (c0 + i) * n_cols)
         else:
-            for i in range(rows):
-                scale[i] = csoftmax_scale(m[i], total[i])
-            rows_affine(out + c0 * n_cols, rows, n_cols, scale, zero, <const double *>NULL)
+            chunk_norms(x + c0 * n_cols, rows, n_cols, <floating>inv_t, out + c0 * n_cols,
+                        &probabilities, m, log_norm, total)
 
 
 cdef double ce_index_block(
@@ -311,42 +306,43 @@ cdef double ce_index_block(
     cdef double total[CHUNK_ROWS]
     cdef double a[CHUNK_ROWS]
     cdef double b[CHUNK_ROWS]
-    cdef double g_y[CHUNK_ROWS]
+    cdef double cc[CHUNK_ROWS]
+    cdef Py_ssize_t ys[CHUNK_ROWS]
+    cdef fl_grad_spec spec
     cdef double acc = 0.0, row_loss, sw_i
-    cdef floating *g = NULL
+    spec.a = a
+    spec.b = b
+    spec.c = cc
+    spec.y = ys
+    spec.w = cw
     for c in range((stop - start + step - 1) // step):
         c0 = start + c * step
         rows = min(step, stop - c0)
         if grad != NULL:
-            g = grad + c0 * n_classes
-        chunk_norms(logits + c0 * n_classes, rows, n_classes, <floating>inv_t, g,
-                    m, log_norm, total)
+            for k in range(rows):
+                i = c0 + k
+                y = target[i]
+                ys[k] = FL_ZERO_ROW if y == ignore_index else y   # ignored: exactly 0
+                a[k] = b[k] = cc[k] = 0.0
+                if y != ignore_index:
+                    cgrad_ce_index(n_classes, cw[y] if cw != NULL else 1.0, cw_sum, eps,
+                                   (sw[i] if sw != NULL else 1.0) * grad_scale,
+                                   &a[k], &cc[k], &b[k])
+        chunk_norms(logits + c0 * n_classes, rows, n_classes, <floating>inv_t,
+                    grad + c0 * n_classes if grad != NULL else NULL,
+                    &spec if grad != NULL else NULL, m, log_norm, total)
         for k in range(rows):
             i = c0 + k
             y = target[i]
             if y == ignore_index:
                 row_loss = 0.0
-                a[k] = 0.0
-                b[k] = 0.0
             else:
                 sw_i = sw[i] if sw != NULL else 1.0
                 row_loss = sw_i * closs_ce_index(logits + i * n_classes, n_classes, y, m[k],
                                                  log_norm[k], cw, cw_sum, eps, inv_t)
-                if g != NULL:
-                    cgrad_ce_index(n_classes, m[k], total[k], g[k * n_classes + y],
-                                   cw[y] if cw != NULL else 1.0, cw_sum, eps,
-                                   sw_i * grad_scale, &a[k], &b[k], &g_y[k])
             if loss_out != NULL:
                 loss_out[i] = <floating>row_loss
             acc += row_loss
-        if g != NULL:
-            rows_affine(g, rows, n_classes, a, b, cw)
-            for k in range(rows):
-                y = target[c0 + k]
-                if y == ignore_index:  # exactly 0, whatever the logits held
-                    memset(g + k * n_classes, 0, n_classes * sizeof(floating))
-                else:
-                    g[k * n_classes + y] = <floating>g_y[k]
     return acc
 
 
@@ -363,7 +359,7 @@ cdef double ce_proba_block(
     for c in range((stop - start + step - 1) // step):
         c0 = start + c * step
         chunk_norms(logits + c0 * n_classes, min(step, stop - c0), n_classes, <floating>inv_t,
-                    grad + c0 * n_classes if grad != NULL else NULL, m, log_norm, total)
+                    grad + c0 * n_classes if grad != NULL else NULL, NULL, m, log_norm, total)
         for i in range(c0, min(c0 + step, stop)):
             k = i - c0
             sw_i = sw[i] if sw != NULL else 1.0

@@ -52,6 +52,23 @@ static int fl_simd_level(void) { return 0; }   /* compiler default only */
 /* Elements per vector block of a wide row (one AVX-512 float vector). */
 #define FL_BLOCK 16
 
+/* Optional gradient written in the same pass as the normaliser (see
+ * fl_rows_norm): for row i, with p_ij = e_ij / total_i,
+ *   g_ij = a_i p_ij - c_i w_j - (j == y_i ? b_i : 0)
+ * y_i = FL_NO_TARGET: no target term; y_i = FL_ZERO_ROW: the row is exactly 0
+ * (an ignored row, whatever its logits hold). A row whose max is not finite or
+ * that holds nan gets nan. All per-row arrays are indexed from the first row
+ * of the call. */
+#define FL_NO_TARGET (-1)
+#define FL_ZERO_ROW (-2)
+typedef struct {
+    const double *a;
+    const double *c;
+    const double *b;
+    const Py_ssize_t *y;
+    const double *w;        /* per column, or NULL for all ones */
+} fl_grad_spec;
+
 #define FL_T double
 #define FL_SUFFIX(name) name##_d
 #define FL_EXP fl_exp_d
