@@ -3,10 +3,13 @@
 
 Design, in three layers (as scikit-learn's sklearn/_loss):
 
-1. Per-row math: ``cdef inline ... noexcept nogil`` functions (``closs_*`` for
-   a loss, ``closs_grad_*`` for loss and gradient in one pass). Their innermost
-   loops (nan-ignoring max, sum of exp accumulated in double, affine update)
-   are the C loops of ``_rowops.h``, which gcc vectorises under ``omp simd``.
+1. Per-row math: ``cdef inline ... noexcept nogil`` functions: ``closs_*``
+   give a row's loss from its softmax normaliser, ``cgrad_*`` the per-row
+   coefficients of its gradient. The per-element loops under them (max, sum of
+   exp accumulated in double, the gradient written while the exps are still
+   in cache) are the C loops of ``_rowops.h``: vectorised under ``omp simd``,
+   across rows for narrow rows, compiled for AVX-512/AVX2/SSE2 and picked at
+   load time. A chunk of rows is normalised at once, then the row math runs.
 2. Drivers: ``def`` functions taking C-contiguous ``const`` memoryviews (so
    read-only and memory-mapped arrays work without a copy). They turn each
    optional argument into a pointer (NULL when absent) once, before the loop,
@@ -18,7 +21,7 @@ Design, in three layers (as scikit-learn's sklearn/_loss):
 
 One fused-type (float32/float64) body serves both dtypes. float32 data stays
 float32 in memory; row sums, losses and reductions are accumulated in double.
-Arguments are tagged IN / OUT in the docstrings.
+from libc.math cimport NAN, isfinite, isnan
 """
 from cython.parallel cimport prange
 from libc.math cimport INFINITY, NAN, isfinite, isnan, log1p
