@@ -71,14 +71,17 @@ class BuildExtWithOpenMP(build_ext):
         super().build_extensions()
 
 
+# One extension per kernel module; all share the C headers in src/fastloss.
+KERNEL_MODULES = ("_kernels", "_elementwise", "_multiclass")
 extensions = [
     Extension(
-        "fastloss._kernels",
-        sources=["src/fastloss/_kernels.pyx"],
+        f"fastloss.{name}",
+        sources=[f"src/fastloss/{name}.pyx"],
         include_dirs=["src/fastloss"],
         libraries=["m"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
+    for name in KERNEL_MODULES
 ]
 
 setup(

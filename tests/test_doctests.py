@@ -4,7 +4,8 @@ import importlib
 
 import pytest
 
-MODULES = ["fastloss", "fastloss._core", "fastloss.datasets"]
+MODULES = ["fastloss", "fastloss._core", "fastloss._elementwise_api",
+           "fastloss._multiclass_api", "fastloss.datasets"]
 
 
 @pytest.mark.parametrize("name", MODULES)
