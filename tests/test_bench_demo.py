@@ -115,3 +115,18 @@ def test_blobs_dataset_is_deterministic():
     assert make_blobs_dataset(n_samples=20, dtype=np.float32).X_train.dtype == np.float32
     with pytest.raises(ValueError, match="n_classes"):
         make_blobs_dataset(n_classes=1)
+
+
+def test_bench_catalogue_covers_the_registry(capsys):
+    from fastloss import _registry
+
+    assert bench.main(["--catalogue", "--quick", "--repeat", "1", "--dtype", "float32"]) == 0
+    out = capsys.readouterr().out
+    table = [line for line in out.splitlines() if line.startswith("|") and "---" not in line][1:]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in table]
+    assert {c[0] for c in cells} == set(_registry.REGISTRY)
+    for name, shape, dtype, mode, fast_ms, numpy_ms, ratio in cells:
+        assert dtype == "float32" and mode in ("loss", "loss+grad")
+        assert float(fast_ms) > 0 and float(numpy_ms) > 0 and ratio.endswith("x")
+        if mode == "loss+grad":
+            assert _registry.REGISTRY[name].has_grad

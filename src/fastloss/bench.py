@@ -59,6 +59,7 @@ Examples::
     python -m fastloss.bench --compare --dtype float32 --shapes 1024x32000
 """
 import argparse
+import functools
 import gc
 import os
 import platform
@@ -341,6 +342,44 @@ def parse_shapes(text):
     return shapes
 
 
+def run_catalogue(args, repeat, dtypes, out):
+    """Every registered loss, fastloss vs its NumPy twin, loss and loss+grad
+    (default reduction), timed interleaved; 2-D inputs of 10 columns (entropy,
+    the multi-class losses) or 1-D inputs otherwise."""
+    from . import _registry
+
+    n_elements = 100_000 if args.quick else 10_000_000
+    print(f"loss catalogue on {n_elements:.0e} elements; median of {repeat} interleaved repeats "
+          f"after a warm-up; fastloss n_threads={args.threads or 'default'}; "
+          "'vs numpy' = NumPy ms / ms", file=out)
+    rows = []
+    for spec in _registry.specs():
+        shape = (n_elements,) if 1 in spec.ndims else (n_elements // 10, 10)
+        for dtype in dtypes:
+            x, target, kwargs = spec.sample(shape, dtype, np.random.default_rng(0))
+            if target is not None and np.asarray(target).dtype.kind == "f":
+                target = np.asarray(target).astype(dtype)
+            modes = {"loss": {}}
+            if spec.has_grad:
+                modes["loss+grad"] = {"return_grad": True}
+            impls = {}
+            for mode, kw in modes.items():
+                impls[("fastloss", mode)] = functools.partial(
+                    spec.call, spec.fast, x, target, n_threads=args.threads, **kwargs, **kw)
+                impls[("numpy", mode)] = functools.partial(
+                    spec.call, spec.reference, x, target, **kwargs, **kw)
+            times = time_calls(impls, repeat)
+            med = {k: statistics.median(v) for k, v in times.items()}
+            for mode in modes:
+                fast, slow = med[("fastloss", mode)], med[("numpy", mode)]
+                rows.append([spec.name, "x".join(map(str, shape)), dtype, mode, _fmt_ms(fast),
+                             _fmt_ms(slow), _fmt_ratio(slow / fast)])
+    print(file=out)
+    _print_table(["loss", "shape", "dtype", "mode", "fastloss ms", "numpy ms", "vs numpy"],
+                 rows, out)
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(
         prog="python -m fastloss.bench",
@@ -357,6 +396,9 @@ def build_parser():
     p.add_argument("--shapes", type=parse_shapes, default=None,
                    help="comma-separated N_SAMPLESxN_CLASSES list (default: "
                         + ",".join(f"{n}x{c}" for n, c in FULL_SHAPES) + ")")
+    p.add_argument("--catalogue", action="store_true",
+                   help="time every loss of fastloss._registry (loss, and loss+grad) against "
+                        "its NumPy reference instead, on 1e7 elements (1e5 with --quick)")
     p.add_argument("--threads", type=int, default=None,
                    help="n_threads for fastloss and the peers (default: fastloss's own "
                         "default; peers and the bandwidth use the usable CPU count)")
@@ -378,6 +420,8 @@ def main(argv=None, out=None):
 
     for line in machine_description():
         print(line, file=out)
+    if args.catalogue:
+        return run_catalogue(args, repeat, dtypes, out)
     print(f"fused cross_entropy loss+grad; median of {repeat} interleaved repeats after "
           f"a warm-up; fastloss n_threads={args.threads or 'default'}, peers "
           f"{peer_threads} threads; 'vs numpy' = NumPy ms / ms", file=out)
