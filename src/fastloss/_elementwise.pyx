@@ -63,43 +63,6 @@ cdef extern from *:
     #define EL_CLONES
     #endif
 
-    /* log(y) for every double y, <= 1 ulp (tested against numpy). As
-     * fl_log1p_d of _vexp.h: y = 2^k (1 + f), 1 + f in [sqrt(1/2), sqrt(2)),
-     * log(1 + f) = f - (f^2/2 - s (f^2/2 + R)), s = f / (2 + f), with f exact
-     * here (no rounding of 1 + u). Subnormal y is scaled by 2^54 first. The
-     * integer work is 64-bit shifts, adds and ORs and k becomes a double by
-     * the 2^52 trick (no int64 -> double conversion), so the loop vectorises in
-     * every clone. 0 -> -inf, y < 0 -> nan, inf -> inf, nan -> nan. */
-    FL_INLINE double el_log_d(double y)
-    {
-        const double ln2_hi = 6.93147180369123816490e-01;
-        const double ln2_lo = 1.90821492927058770002e-10;
-        const double two52 = 4503599627370496.0;
-        int tiny = y < 0x1p-1022;
-        double z = tiny ? y * 0x1p54 : y;
-        uint64_t bits = fl_double_to_bits(z);
-        uint64_t e = (bits + (0x3ff0000000000000ULL - 0x3fe6a09e667f3bcdULL)) >> 52;
-        double k = (fl_bits_to_double(e | 0x4330000000000000ULL) - (two52 + 1023.0))
-                   - (tiny ? 54.0 : 0.0);
-        double f = fl_bits_to_double(bits - ((e - 1023) << 52)) - 1.0;
-        double s = f / (2.0 + f), s2 = s * s, r, half_f2;
-        r = 2.0 / 23.0;
-        r = r * s2 + 2.0 / 21.0;
-        r = r * s2 + 2.0 / 19.0;
-        r = r * s2 + 2.0 / 17.0;
-        r = r * s2 + 2.0 / 15.0;
-        r = r * s2 + 2.0 / 13.0;
-        r = r * s2 + 2.0 / 11.0;
-        r = r * s2 + 2.0 / 9.0;
-        r = r * s2 + 2.0 / 7.0;
-        r = r * s2 + 2.0 / 5.0;
-        r = r * s2 + 2.0 / 3.0;
-        r = r * s2;
-        half_f2 = 0.5 * f * f;
-        r = k * ln2_hi - ((half_f2 - (s * (half_f2 + r) + k * ln2_lo)) - f);
-        return y > 0.0 ? (y < INFINITY ? r : y) : (y == 0.0 ? -INFINITY : NAN);
-    }
-
     /* log1p(u) for u >= -1 (fl_log1p_d, which is <= 1 ulp on (-1, inf) but
      * not defined at -1). */
     FL_INLINE double el_log1p_d(double u)
@@ -122,7 +85,7 @@ cdef extern from *:
         Py_ssize_t j;
     #pragma omp simd
         for (j = 0; j < n; ++j)
-            out[j] = el_log_d(a[j]);
+            out[j] = fl_log_d(a[j]);
     }
 
     EL_CLONES static void el_log1p_array(const double *a, double *out, Py_ssize_t n)
@@ -173,11 +136,11 @@ cdef extern from *:
         } else {
     #pragma omp simd
             for (j = 0; j < n; ++j)
-                out[j] = fl_exp_d(gamma * el_log_d(q[j]));
+                out[j] = fl_exp_d(gamma * fl_log_d(q[j]));
         }
     }
     """
-    double el_log_d(double y) nogil
+    double fl_log_d(double y) nogil
     double el_log1p_d(double u) nogil
     void el_exp_array(const double *a, double *out, Py_ssize_t n) nogil
     void el_log_array(const double *a, double *out, Py_ssize_t n) nogil

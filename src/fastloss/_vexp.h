@@ -94,25 +94,17 @@ FL_INLINE float fl_exp_f(float x)
              * fl_bits_to_float((uint32_t)(k2 + 127) << 23);
 }
 
-/* log1p(u) for u >= 0 (the callers' argument: a sum of exps), to <= 1 ulp.
- * 1 + u = 2^k (1 + f), 1 + f in [sqrt(1/2), sqrt(2)), and with s = f / (2 + f):
+/* k ln2 + log(1 + f) + correction, for 1 + f in [sqrt(1/2), sqrt(2)) with f
+ * exact, to <= 1 ulp. With s = f / (2 + f):
  *   log(1 + f) = 2 atanh(s) = f - (f^2/2 - s (f^2/2 + R)),  R = 2 (s^2/3 + s^4/5 + ...)
  * so the leading term f is exact and the rest is a small correction
- * (|s| <= 0.172: the series to s^22 is below 0.01 ulp). For k != 0 the part of
- * u lost when rounding 1 + u is added back as (u - (y - 1)) / y.
- * nan -> nan, inf -> inf. */
-FL_INLINE double fl_log1p_d(double u)
+ * (|s| <= 0.172: the series to s^22 is below 0.01 ulp). Shared by fl_log1p_d
+ * and fl_log_d. */
+FL_INLINE double fl_log_reduced(double f, double k, double correction)
 {
-    const double ln2_hi = 6.93147180369123816490e-01;
+    const double ln2_hi = 6.93147180369123816490e-01;   /* trailing zeros: k*ln2_hi exact */
     const double ln2_lo = 1.90821492927058770002e-10;
-    double y = 1.0 + u, f, s, s2, r, half_f2, correction;
-    uint64_t bits = fl_double_to_bits(y);
-    /* exponent relative to sqrt(1/2), so that 1 + f = y / 2^k lands in [sqrt(1/2), sqrt(2)) */
-    int64_t k = (int64_t)((bits + (0x3ff0000000000000ULL - 0x3fe6a09e667f3bcdULL)) >> 52) - 1023;
-    f = k == 0 ? u : fl_bits_to_double(bits - ((uint64_t)k << 52)) - 1.0;
-    correction = k == 0 ? 0.0 : (u - (y - 1.0)) / y;
-    s = f / (2.0 + f);
-    s2 = s * s;
+    double s = f / (2.0 + f), s2 = s * s, r, half_f2;
     r = 2.0 / 23.0;
     r = r * s2 + 2.0 / 21.0;
     r = r * s2 + 2.0 / 19.0;
@@ -126,9 +118,40 @@ FL_INLINE double fl_log1p_d(double u)
     r = r * s2 + 2.0 / 3.0;
     r = r * s2;
     half_f2 = 0.5 * f * f;
-    r = (double)k * ln2_hi
-        - ((half_f2 - (s * (half_f2 + r) + ((double)k * ln2_lo + correction))) - f);
+    return k * ln2_hi - ((half_f2 - (s * (half_f2 + r) + (k * ln2_lo + correction))) - f);
+}
+
+/* log1p(u) for u >= 0 (the callers' argument: a sum of exps), to <= 1 ulp.
+ * 1 + u = 2^k (1 + f); for k != 0 the part of u lost when rounding 1 + u is
+ * added back as (u - (y - 1)) / y. nan -> nan, inf -> inf. */
+FL_INLINE double fl_log1p_d(double u)
+{
+    double y = 1.0 + u, f, correction, r;
+    uint64_t bits = fl_double_to_bits(y);
+    /* exponent relative to sqrt(1/2), so that 1 + f = y / 2^k lands in [sqrt(1/2), sqrt(2)) */
+    int64_t k = (int64_t)((bits + (0x3ff0000000000000ULL - 0x3fe6a09e667f3bcdULL)) >> 52) - 1023;
+    f = k == 0 ? u : fl_bits_to_double(bits - ((uint64_t)k << 52)) - 1.0;
+    correction = k == 0 ? 0.0 : (u - (y - 1.0)) / y;
+    r = fl_log_reduced(f, (double)k, correction);
     return (y == y && y < INFINITY) ? r : y;
+}
+
+/* log(y) for every double y, <= 1 ulp: y = 2^k (1 + f) with f exact (no
+ * rounding of 1 + u here). Subnormal y is scaled by 2^54 first. The integer
+ * work is 64-bit shifts, adds and ORs and k becomes a double by the 2^52 trick
+ * (no int64 -> double conversion, which AVX2 lacks), so loops over it
+ * vectorise in every clone. 0 -> -inf, y < 0 -> nan, inf -> inf, nan -> nan. */
+FL_INLINE double fl_log_d(double y)
+{
+    const double two52 = 4503599627370496.0;
+    int tiny = y < 0x1p-1022;
+    double z = tiny ? y * 0x1p54 : y;
+    uint64_t bits = fl_double_to_bits(z);
+    uint64_t e = (bits + (0x3ff0000000000000ULL - 0x3fe6a09e667f3bcdULL)) >> 52;
+    double k = (fl_bits_to_double(e | 0x4330000000000000ULL) - (two52 + 1023.0))
+               - (tiny ? 54.0 : 0.0);
+    double r = fl_log_reduced(fl_bits_to_double(bits - ((e - 1023) << 52)) - 1.0, k, 0.0);
+    return y > 0.0 ? (y < INFINITY ? r : y) : (y == 0.0 ? -INFINITY : NAN);
 }
 
 #endif
