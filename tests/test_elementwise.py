@@ -16,6 +16,7 @@ import pytest
 import fastloss
 from fastloss import _elementwise, _elementwise_api
 from fastloss import _registry as registry
+from checks import assert_close, assert_identical
 from hostile import KINDS, SHAPES, hostile_values, with_layout
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -40,35 +41,6 @@ def seeded(*key):
 # ---------------------------------------------------------------------------
 # comparison helpers
 # ---------------------------------------------------------------------------
-
-def assert_close(got, want, rtol, msg, scale=None):
-    """|got - want| <= rtol * max(|want|, 1) (or rtol * scale); the same non-finite values."""
-    got = np.asarray(got, dtype=np.float64)
-    want = np.asarray(want, dtype=np.float64)
-    assert got.shape == want.shape, f"{msg}: shape {got.shape} != {want.shape}"
-    bound = rtol * (np.maximum(np.abs(want), 1.0) if scale is None else scale)
-    with np.errstate(invalid="ignore"):
-        ok = np.where(np.isfinite(want), np.abs(got - want) <= bound,
-                      (got == want) | (np.isnan(got) & np.isnan(want)))
-    if not ok.all():
-        pos = tuple(int(i) for i in np.argwhere(~ok)[0])
-        raise AssertionError(f"{msg}: at {pos} got {got[pos]!r}, want {want[pos]!r} "
-                             f"({int((~ok).sum())} of {ok.size} differ)")
-
-
-def assert_identical(a, b, msg=""):
-    if isinstance(a, tuple):
-        assert isinstance(b, tuple) and len(a) == len(b), msg
-        for u, w in zip(a, b):
-            assert_identical(u, w, msg)
-        return
-    if isinstance(a, float):
-        assert type(b) is float and (a == b or (np.isnan(a) and np.isnan(b))), f"{msg}: {a} {b}"
-        return
-    assert a.dtype == b.dtype and a.shape == b.shape, msg
-    assert a.tobytes() == b.tobytes() or (np.isnan(a) == np.isnan(b)).all() and \
-        a[~np.isnan(a)].tobytes() == b[~np.isnan(b)].tobytes(), msg
-
 
 def reduced_scale(spec, x, target, kwargs, reduction):
     """Error scale of a reduced loss: sum of |weighted terms| (divided like the

@@ -16,6 +16,7 @@ import pytest
 import fastloss
 from fastloss import _multiclass_api as api
 from fastloss import _reference as ref
+from checks import assert_close, assert_identical, assert_unchanged, snapshot
 from hostile import (DTYPES, KINDS, SHAPES, hostile_values, labels_for, weights_for,
                      with_layout)
 
@@ -35,20 +36,6 @@ def fast(name):
 # comparison helpers (as tests/test_kernels.py)
 # ---------------------------------------------------------------------------
 
-def assert_close(got, want, rtol, msg=""):
-    """|got - want| <= rtol * max(|want|, 1), nan/inf positions equal."""
-    got = np.asarray(got, dtype=np.float64)
-    want = np.asarray(want, dtype=np.float64)
-    assert got.shape == want.shape, f"{msg}: shape {got.shape} != {want.shape}"
-    with np.errstate(invalid="ignore"):
-        ok = np.where(np.isfinite(want), np.abs(got - want) <= rtol * np.maximum(np.abs(want), 1),
-                      (got == want) | (np.isnan(got) & np.isnan(want)))
-    if not ok.all():
-        pos = tuple(int(i) for i in np.argwhere(~ok)[0])
-        raise AssertionError(f"{msg}: at {pos} got {got[pos]!r}, want {want[pos]!r} "
-                             f"({int((~ok).sum())} of {ok.size} differ)")
-
-
 def check_result(got, want, dtype, msg):
     rtol = RTOL[np.dtype(dtype)]
     if isinstance(want, tuple):
@@ -61,32 +48,6 @@ def check_result(got, want, dtype, msg):
     else:
         assert isinstance(got, np.ndarray) and got.dtype == np.dtype(dtype), msg
     assert_close(got, want, rtol, msg)
-
-
-def assert_identical(a, b, msg=""):
-    if isinstance(a, tuple):
-        assert isinstance(b, tuple) and len(a) == len(b), msg
-        for u, w in zip(a, b):
-            assert_identical(u, w, msg)
-        return
-    if isinstance(a, float):
-        assert type(b) is float and (a == b or (np.isnan(a) and np.isnan(b))), \
-            f"{msg}: {a!r} != {b!r}"
-        return
-    assert a.dtype == b.dtype and a.shape == b.shape, msg
-    nan = np.isnan(a)
-    assert (nan == np.isnan(b)).all(), msg
-    assert (a[~nan].view(np.uint8) == b[~nan].view(np.uint8)).all(), msg
-
-
-def snapshot(*arrays):
-    return [None if a is None else np.array(a, copy=True) for a in arrays]
-
-
-def assert_unchanged(before, after, msg=""):
-    for b, a in zip(before, after):
-        if b is not None:
-            np.testing.assert_array_equal(np.asarray(a), b, err_msg=f"{msg}: input modified")
 
 
 # ---------------------------------------------------------------------------
