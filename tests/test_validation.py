@@ -239,3 +239,10 @@ def test_errors_leave_inputs_untouched():
     with pytest.raises(ValueError):
         fastloss.cross_entropy(logits, labels, return_grad=True)
     np.testing.assert_array_equal(logits, LOGITS)
+
+
+def test_out_and_grad_out_may_not_overlap():
+    buffer = np.empty(6 * 4 + 6)
+    with pytest.raises(ValueError, match="grad_out must not share memory with out"):
+        ce(reduction="none", return_grad=True, out=buffer[:6],
+           grad_out=buffer[:24].reshape(6, 4))

@@ -110,16 +110,19 @@ def log_softmax(x, *, temperature=1.0, out=None, n_threads=None):
     return _softmax_family(x, temperature, out, n_threads, True)
 
 
-def _reduction_outputs(reduction, return_grad, out, grad_out, n, shape, dtype, inputs):
-    """Allocate or check the per-row loss buffer and the gradient buffer."""
+def _reduction_outputs(reduction, return_grad, out, grad_out, loss_shape, grad_shape, dtype,
+                       inputs):
+    """Allocate or check the per-row (or per-element) loss buffer of "none" and
+    the gradient buffer; the two may not overlap each other or any input."""
     if reduction == "none":
-        loss_out = v.output_buffer(out, (n,), dtype, "out", inputs)
+        loss_out = v.output_buffer(out, loss_shape, dtype, "out", inputs)
     elif out is not None:
         raise ValueError(f"out= is only used with reduction='none', got reduction={reduction!r}")
     else:
         loss_out = None
     if return_grad:
-        grad = v.output_buffer(grad_out, shape, dtype, "grad_out", inputs)
+        others = inputs + ([("out", loss_out)] if loss_out is not None else [])
+        grad = v.output_buffer(grad_out, grad_shape, dtype, "grad_out", others)
     elif grad_out is not None:
         raise ValueError("grad_out= is only used with return_grad=True")
     else:
@@ -239,7 +242,7 @@ def cross_entropy(logits, target, *, class_weight=None, sample_weight=None, igno
     cw = v.weights(class_weight, n_classes, "class_weight", "one per class")
     sw = v.weights(sample_weight, n, "sample_weight", "one per sample")
     loss_out, grad = _reduction_outputs(
-        reduction, return_grad, out, grad_out, n, logits_arr.shape, logits_arr.dtype,
+        reduction, return_grad, out, grad_out, (n,), logits_arr.shape, logits_arr.dtype,
         [("logits", logits), ("target", target), ("class_weight", class_weight),
          ("sample_weight", sample_weight)])
     threads = resolve_n_threads(n_threads, logits_arr.size)
@@ -303,7 +306,7 @@ def nll_loss(log_probs, target, *, class_weight=None, sample_weight=None, ignore
     cw = v.weights(class_weight, n_classes, "class_weight", "one per class")
     sw = v.weights(sample_weight, n, "sample_weight", "one per sample")
     loss_out, grad = _reduction_outputs(
-        reduction, return_grad, out, grad_out, n, lp_arr.shape, lp_arr.dtype,
+        reduction, return_grad, out, grad_out, (n,), lp_arr.shape, lp_arr.dtype,
         [("log_probs", log_probs), ("target", target), ("class_weight", class_weight),
          ("sample_weight", sample_weight)])
     threads = resolve_n_threads(n_threads, lp_arr.size)

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _elementwise as _kernels
 from . import _validation as v
-from ._core import _finish, _flag, _grad_scale
+from ._core import _finish, _flag, _grad_scale, _reduction_outputs
 from ._threads import resolve_n_threads
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
     "huber_loss", "smooth_l1_loss",
 ]
 
-_REDUCTIONS = ("none", "mean", "sum")
 _KL_REDUCTIONS = ("none", "mean", "batchmean", "sum")
 
 
@@ -67,12 +66,6 @@ def _target(value, x, x_name, name="target"):
     if arr.shape != x.shape:
         raise ValueError(f"{name} must have {x_name}'s shape {x.shape}, got shape {arr.shape}")
     return arr, np.ascontiguousarray(arr, dtype=x.dtype)
-
-
-def _reduction(value, allowed=_REDUCTIONS):
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"reduction must be one of {allowed}, got {value!r}")
-    return value
 
 
 def _finite(value, name, condition=None, what=""):
@@ -124,24 +117,6 @@ def _check_signs(given, converted, name, threads):
                          "in {-1, +1}")
 
 
-def _outputs(reduction, return_grad, out, grad_out, loss_shape, grad_shape, dtype, inputs):
-    """Check or allocate the "none" loss buffer and the gradient buffer."""
-    if reduction == "none":
-        loss_out = v.output_buffer(out, loss_shape, dtype, "out", inputs)
-    elif out is not None:
-        raise ValueError(f"out= is only used with reduction='none', got reduction={reduction!r}")
-    else:
-        loss_out = None
-    if return_grad:
-        others = inputs + ([("out", loss_out)] if loss_out is not None else [])
-        grad = v.output_buffer(grad_out, grad_shape, dtype, "grad_out", others)
-    elif grad_out is not None:
-        raise ValueError("grad_out= is only used with return_grad=True")
-    else:
-        grad = None
-    return loss_out, grad
-
-
 def _run(name, x, t, inputs, *, sample_weight, reduction, return_grad, out, grad_out,
          n_threads, pos_weight=None, p0=0.0, p1=0.0, flag=False, check=None):
     """Validate the shared arguments, run the kernel, reduce.
@@ -155,7 +130,7 @@ def _run(name, x, t, inputs, *, sample_weight, reduction, return_grad, out, grad
     n_cols = 1 if x.ndim == 1 else x.shape[1]
     return_grad = _flag(return_grad, "return_grad")
     sw = v.weights(sample_weight, n, "sample_weight", "one per sample")
-    loss_out, grad = _outputs(reduction, return_grad, out, grad_out,
+    loss_out, grad = _reduction_outputs(reduction, return_grad, out, grad_out,
                               (n,) if per_row else x.shape, x.shape, x.dtype,
                               inputs + [("sample_weight", sample_weight)])
     threads = resolve_n_threads(n_threads, x.size)
@@ -239,7 +214,7 @@ def binary_cross_entropy_with_logits(logits, target, *, pos_weight=None, sample_
     x = _input(logits, "logits")
     _, t = _target(target, x, "logits")
     pw = _pos_weight(pos_weight, 1 if x.ndim == 1 else x.shape[1])
-    reduction = _reduction(reduction)
+    reduction = v.reduction(reduction)
     return _run("binary_cross_entropy_with_logits", x, t,
                 [("logits", logits), ("target", target), ("pos_weight", pos_weight)],
                 sample_weight=sample_weight, reduction=reduction, return_grad=return_grad,
@@ -282,7 +257,7 @@ def binary_cross_entropy(probs, target, *, sample_weight=None, reduction="mean",
     """
     x = _input(probs, "probs")
     _, t = _target(target, x, "probs")
-    reduction = _reduction(reduction)
+    reduction = v.reduction(reduction)
     return _run("binary_cross_entropy", x, t, [("probs", probs), ("target", target)],
                 sample_weight=sample_weight, reduction=reduction, return_grad=return_grad,
                 out=out, grad_out=grad_out, n_threads=n_threads,
@@ -323,7 +298,7 @@ def logistic_loss(scores, target, *, sample_weight=None, reduction="mean", retur
     """
     x = _input(scores, "scores")
     given, y = _target(target, x, "scores")
-    reduction = _reduction(reduction)
+    reduction = v.reduction(reduction)
     return _run("logistic_loss", x, y, [("scores", scores), ("target", target)],
                 sample_weight=sample_weight, reduction=reduction, return_grad=return_grad,
                 out=out, grad_out=grad_out, n_threads=n_threads,
@@ -360,7 +335,7 @@ def exponential_loss(scores, target, *, sample_weight=None, reduction="mean",
     """
     x = _input(scores, "scores")
     given, y = _target(target, x, "scores")
-    reduction = _reduction(reduction)
+    reduction = v.reduction(reduction)
     return _run("exponential_loss", x, y, [("scores", scores), ("target", target)],
                 sample_weight=sample_weight, reduction=reduction, return_grad=return_grad,
                 out=out, grad_out=grad_out, n_threads=n_threads,
@@ -414,7 +389,7 @@ def sigmoid_focal_loss(logits, target, *, alpha=0.25, gamma=2.0, sample_weight=N
     _, t = _target(target, x, "logits")
     alpha = _finite(alpha, "alpha")
     gamma = _finite(gamma, "gamma", lambda g: g >= 0, " >= 0")
-    reduction = _reduction(reduction)
+    reduction = v.reduction(reduction)
     return _run("sigmoid_focal_loss", x, t, [("logits", logits), ("target", target)],
                 sample_weight=sample_weight, reduction=reduction, return_grad=return_grad,
                 out=out, grad_out=grad_out, n_threads=n_threads, p0=alpha, p1=gamma)
@@ -466,7 +441,7 @@ def kl_div(input, target, *, log_target=False, sample_weight=None, reduction="me
     x = _input(input, "input")
     _, t = _target(target, x, "input")
     flag = _flag(log_target, "log_target")
-    reduction = _reduction(reduction, _KL_REDUCTIONS)
+    reduction = v.reduction(reduction, _KL_REDUCTIONS)
     return _run("kl_div", x, t, [("input", input), ("target", target)],
                 sample_weight=sample_weight, reduction=reduction, return_grad=return_grad,
                 out=out, grad_out=grad_out, n_threads=n_threads, flag=flag)
@@ -508,7 +483,7 @@ def entropy(probs, *, sample_weight=None, reduction="none", return_grad=False, o
     array([0.693147, 0.      ])
     """
     x = _input(probs, "probs", ndims=(2,))
-    reduction = _reduction(reduction)
+    reduction = v.reduction(reduction)
     return _run("entropy", x, x, [("probs", probs)], sample_weight=sample_weight,
                 reduction=reduction, return_grad=return_grad, out=out, grad_out=grad_out,
                 n_threads=n_threads)
@@ -544,7 +519,7 @@ def mse_loss(input, target, *, sample_weight=None, reduction="mean", return_grad
     """
     x = _input(input, "input")
     _, t = _target(target, x, "input")
-    reduction = _reduction(reduction)
+    reduction = v.reduction(reduction)
     return _run("mse_loss", x, t, [("input", input), ("target", target)],
                 sample_weight=sample_weight, reduction=reduction, return_grad=return_grad,
                 out=out, grad_out=grad_out, n_threads=n_threads)
@@ -581,7 +556,7 @@ def l1_loss(input, target, *, sample_weight=None, reduction="mean", return_grad=
     """
     x = _input(input, "input")
     _, t = _target(target, x, "input")
-    reduction = _reduction(reduction)
+    reduction = v.reduction(reduction)
     return _run("l1_loss", x, t, [("input", input), ("target", target)],
                 sample_weight=sample_weight, reduction=reduction, return_grad=return_grad,
                 out=out, grad_out=grad_out, n_threads=n_threads)
@@ -617,7 +592,7 @@ def huber_loss(input, target, *, delta=1.0, sample_weight=None, reduction="mean"
     x = _input(input, "input")
     _, t = _target(target, x, "input")
     delta = _finite(delta, "delta", lambda d: d > 0, " > 0")
-    reduction = _reduction(reduction)
+    reduction = v.reduction(reduction)
     return _run("huber_loss", x, t, [("input", input), ("target", target)],
                 sample_weight=sample_weight, reduction=reduction, return_grad=return_grad,
                 out=out, grad_out=grad_out, n_threads=n_threads, p0=delta)
@@ -656,7 +631,7 @@ def smooth_l1_loss(input, target, *, beta=1.0, sample_weight=None, reduction="me
     x = _input(input, "input")
     _, t = _target(target, x, "input")
     beta = _finite(beta, "beta", lambda b: b >= 0, " >= 0")
-    reduction = _reduction(reduction)
+    reduction = v.reduction(reduction)
     return _run("smooth_l1_loss", x, t, [("input", input), ("target", target)],
                 sample_weight=sample_weight, reduction=reduction, return_grad=return_grad,
                 out=out, grad_out=grad_out, n_threads=n_threads, p0=beta)

@@ -205,7 +205,7 @@ def softmax_focal_loss(logits, target, *, gamma=2.0, class_weight=None, sample_w
     sw = v.weights(sample_weight, n, "sample_weight", "one per sample")
     target_arr, denominator = _class_targets(target, n, n_classes, ignore, cw, sw)
     loss_out, grad = _reduction_outputs(
-        reduction, return_grad, out, grad_out, n, logits_arr.shape, logits_arr.dtype,
+        reduction, return_grad, out, grad_out, (n,), logits_arr.shape, logits_arr.dtype,
         [("logits", logits), ("target", target), ("class_weight", class_weight),
          ("sample_weight", sample_weight)])
     threads = resolve_n_threads(n_threads, logits_arr.size)
@@ -344,7 +344,7 @@ def margin_cross_entropy(cosine, target, *, kind="arc", scale=64.0, margin=0.5,
         raise ValueError(f"cosine[{i}, {j}] = {float(cos_arr[i, j])!r} is outside [-1, 1] "
                          "(clip with np.clip(cosine, -1, 1) if it is a rounding excess)")
     loss_out, grad = _reduction_outputs(
-        reduction, return_grad, out, grad_out, n, cos_arr.shape, cos_arr.dtype,
+        reduction, return_grad, out, grad_out, (n,), cos_arr.shape, cos_arr.dtype,
         [("cosine", cosine), ("target", target), ("class_weight", class_weight),
          ("sample_weight", sample_weight)])
     total = _multiclass.margin_index(cos_arr, target_arr, cw, sw, ignore, kind_code, scale, m,
@@ -424,7 +424,7 @@ def hinge_loss(scores, target, *, margin=1.0, sample_weight=None, reduction="mea
         target_arr = _binary_labels(target, n, False, threads)
     denominator = _sample_weight_total(sw, n)
     loss_out, grad = _reduction_outputs(
-        reduction, return_grad, out, grad_out, n, scores_arr.shape, scores_arr.dtype,
+        reduction, return_grad, out, grad_out, (n,), scores_arr.shape, scores_arr.dtype,
         [("scores", scores), ("target", target), ("sample_weight", sample_weight)])
     grad_scale = _grad_scale(reduction, denominator)
     if scores_arr.ndim == 2:
@@ -495,7 +495,7 @@ def zero_one_loss(scores, target, *, sample_weight=None, reduction="mean", out=N
         target_arr = _binary_labels(target, n, True, threads)
     denominator = _sample_weight_total(sw, n)
     loss_out, _ = _reduction_outputs(
-        reduction, False, out, None, n, scores_arr.shape, scores_arr.dtype,
+        reduction, False, out, None, (n,), scores_arr.shape, scores_arr.dtype,
         [("scores", scores), ("target", target), ("sample_weight", sample_weight)])
     if scores_arr.ndim == 2:
         total = _multiclass.zero_one_argmax(scores_arr, target_arr, sw, loss_out, threads)

@@ -116,9 +116,9 @@ def ignore_index(value):
     return value
 
 
-def reduction(value):
-    if value not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {value!r}")
+def reduction(value, allowed=REDUCTIONS):
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"reduction must be one of {allowed}, got {value!r}")
     return value
 
 
