@@ -10,6 +10,7 @@ from ._core import cross_entropy, log_softmax, logsumexp, nll_loss, softmax
 from ._elementwise_api import (binary_cross_entropy, binary_cross_entropy_with_logits, entropy,
                                exponential_loss, huber_loss, kl_div, l1_loss, logistic_loss,
                                mse_loss, sigmoid_focal_loss, smooth_l1_loss)
+from ._linear import linear_cross_entropy
 from ._multiclass_api import hinge_loss, margin_cross_entropy, softmax_focal_loss, zero_one_loss
 
 __version__ = "0.1.0"
@@ -20,6 +21,7 @@ __all__ = [
     "exponential_loss", "sigmoid_focal_loss", "kl_div", "entropy", "mse_loss", "l1_loss",
     "huber_loss", "smooth_l1_loss",
     "softmax_focal_loss", "margin_cross_entropy", "hinge_loss", "zero_one_loss",
+    "linear_cross_entropy",
     "openmp_enabled", "show_config", "__version__",
 ]
 

@@ -230,35 +230,49 @@ def cross_entropy(logits, target, *, class_weight=None, sample_weight=None, igno
     eps = v.label_smoothing(label_smoothing)
     inv_t = v.inverse_temperature(temperature)
     ignore = v.ignore_index(ignore_index)
-    target_arr = v.as_real_array(target, "target")
-    is_proba = target_arr.dtype.kind == "f" and target_arr.ndim == 2
-    if is_proba:
-        target_arr = v.float_matrix(target_arr, "target")
-        if target_arr.shape != logits_arr.shape:
-            raise ValueError(f"probability target must have logits' shape {logits_arr.shape}, "
-                             f"got {target_arr.shape}")
-    else:
-        target_arr = v.class_index_target(target_arr, n)
-    cw = v.weights(class_weight, n_classes, "class_weight", "one per class")
-    sw = v.weights(sample_weight, n, "sample_weight", "one per sample")
+    target_arr, is_proba, cw, sw, denominator = _ce_target_and_weights(
+        target, class_weight, sample_weight, ignore, logits_arr.shape)
     loss_out, grad = _reduction_outputs(
         reduction, return_grad, out, grad_out, (n,), logits_arr.shape, logits_arr.dtype,
         [("logits", logits), ("target", target), ("class_weight", class_weight),
          ("sample_weight", sample_weight)])
     threads = resolve_n_threads(n_threads, logits_arr.size)
+    total = _ce_kernel(logits_arr, target_arr, is_proba, cw, sw, ignore, eps, inv_t,
+                       _grad_scale(reduction, denominator, inv_t), loss_out, grad, threads)
+    return _finish(reduction, total, denominator, loss_out, grad)
 
+
+def _ce_target_and_weights(target, class_weight, sample_weight, ignore, logits_shape):
+    """Validated cross-entropy target (class indices or probabilities), weights
+    and the denominator of "mean": ``(target, is_proba, cw, sw, denominator)``."""
+    n, n_classes = logits_shape
+    target_arr = v.as_real_array(target, "target")
+    is_proba = target_arr.dtype.kind == "f" and target_arr.ndim == 2
+    if is_proba:
+        target_arr = v.float_matrix(target_arr, "target")
+        if target_arr.shape != tuple(logits_shape):
+            raise ValueError(f"probability target must have logits' shape {tuple(logits_shape)}, "
+                             f"got {target_arr.shape}")
+    else:
+        target_arr = v.class_index_target(target_arr, n)
+    cw = v.weights(class_weight, n_classes, "class_weight", "one per class")
+    sw = v.weights(sample_weight, n, "sample_weight", "one per sample")
     if is_proba:
         denominator = float(np.sum(sw)) if sw is not None else float(n)
-        total = _kernels.cross_entropy_proba(
-            logits_arr, target_arr, cw, sw, eps, inv_t, _grad_scale(reduction, denominator, inv_t),
-            loss_out, grad, threads)
     else:
         bad_row, denominator = _kernels.target_weight_sum(target_arr, n_classes, ignore, cw, sw)
         v.check_label_scan(bad_row, target_arr, n_classes, ignore)
-        total = _kernels.cross_entropy_index(
-            logits_arr, target_arr, cw, sw, ignore, eps, inv_t,
-            _grad_scale(reduction, denominator, inv_t), loss_out, grad, threads)
-    return _finish(reduction, total, denominator, loss_out, grad)
+    return target_arr, is_proba, cw, sw, denominator
+
+
+def _ce_kernel(logits, target, is_proba, cw, sw, ignore, eps, inv_t, grad_scale, loss_out, grad,
+               threads):
+    """Run the fused kernel on validated arrays; returns the (weighted) loss sum."""
+    if is_proba:
+        return _kernels.cross_entropy_proba(logits, target, cw, sw, eps, inv_t, grad_scale,
+                                            loss_out, grad, threads)
+    return _kernels.cross_entropy_index(logits, target, cw, sw, ignore, eps, inv_t, grad_scale,
+                                        loss_out, grad, threads)
 
 
 def nll_loss(log_probs, target, *, class_weight=None, sample_weight=None, ignore_index=-100,

@@ -782,3 +782,28 @@ def smooth_l1_loss(input, target, *, beta=1.0, sample_weight=None, reduction="me
     loss = np.where(a < beta, 0.5 * r * r / beta, a - 0.5 * beta)
     return _ew_reduce(loss, np.clip(r / beta, -1.0, 1.0), dtype, sample_weight, reduction,
                       return_grad, out, grad_out)
+
+
+def linear_cross_entropy(X, coef, target, *, intercept=None, class_weight=None,
+                         sample_weight=None, ignore_index=-100, label_smoothing=0.0,
+                         reduction="mean", return_grad=False, chunk_size=None, n_threads=None):
+    """The naive form: materialise ``X @ coef + intercept`` (n_samples, n_classes),
+    take :func:`cross_entropy` of it, and chain-rule the gradients with matmuls."""
+    X = np.asarray(X)
+    coef = np.asarray(coef)
+    logits = X @ coef
+    if intercept is not None:
+        logits = logits + np.asarray(intercept)
+    result = cross_entropy(logits, target, class_weight=class_weight,
+                           sample_weight=sample_weight, ignore_index=ignore_index,
+                           label_smoothing=label_smoothing, reduction=reduction,
+                           return_grad=bool(return_grad))
+    if not return_grad:
+        return result
+    loss, grad = result
+    grad64 = grad.astype(np.float64)
+    grads = ((X.T.astype(np.float64) @ grad64).astype(X.dtype),
+             grad64.sum(axis=0).astype(X.dtype) if intercept is not None else None)
+    if return_grad == "all":
+        return (loss, (grad64 @ coef.T.astype(np.float64)).astype(X.dtype)) + grads
+    return (loss,) + grads

@@ -1,8 +1,8 @@
 """Resolve the ``n_threads`` argument shared by every kernel."""
-import operator
 import os
 
 from . import _kernels
+from ._validation import integer
 
 # Below this many elements a parallel region costs more than it saves: one thread.
 SERIAL_WORK_THRESHOLD = 1 << 15
@@ -30,12 +30,7 @@ def resolve_n_threads(n_threads, work=None):
         a single thread is used.
     """
     if n_threads is not None:
-        if isinstance(n_threads, bool):
-            raise TypeError(f"n_threads must be an int or None, got {n_threads!r}")
-        try:
-            n_threads = operator.index(n_threads)
-        except TypeError:
-            raise TypeError(f"n_threads must be an int or None, got {n_threads!r}") from None
+        n_threads = integer(n_threads, "n_threads", "an int or None")
         if n_threads == 0 or n_threads < -1:
             raise ValueError(
                 f"n_threads must be a positive int, -1 (all cores) or None, got {n_threads}")

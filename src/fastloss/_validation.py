@@ -6,6 +6,7 @@ the offending value or first bad index.
 """
 import math
 import numbers
+import operator
 
 import numpy as np
 
@@ -81,6 +82,17 @@ def weights(value, length, name, what):
         i = int(np.argmax(bad))
         raise ValueError(f"{name}[{i}] = {float(arr[i])}: weights must be finite and >= 0")
     return arr
+
+
+def integer(value, name, what):
+    """``operator.index(value)``; TypeError "<name> must be <what>" for bools
+    and non-integers."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be {what}, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be {what}, got {value!r}") from None
 
 
 def real_scalar(value, name):
