@@ -5,7 +5,8 @@ import importlib
 import pytest
 
 MODULES = ["fastloss", "fastloss._core", "fastloss._elementwise_api",
-           "fastloss._multiclass_api", "fastloss._linear", "fastloss.datasets"]
+           "fastloss._multiclass_api", "fastloss._linear", "fastloss.estimators",
+           "fastloss.datasets"]
 
 
 @pytest.mark.parametrize("name", MODULES)
