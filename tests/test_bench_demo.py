@@ -75,20 +75,43 @@ def test_sklearn_loss_is_full_cross_entropy():
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-15)
 
 
-def test_demo_trains_and_times(capsys):
-    assert cli.main(["demo", "--repeat", "1"]) == 0
+@pytest.mark.parametrize("bundled", [False, True])
+def test_demo_fits_reports_and_times(capsys, bundled):
+    if not bundled:
+        pytest.importorskip("sklearn")
+    assert cli.main(["demo", "--repeat", "1"] + (["--bundled"] if bundled else [])) == 0
     out = capsys.readouterr().out
-    losses = [float(x) for x in re.findall(r"epoch +\d+ +loss (\S+)", out)]
-    assert len(losses) >= 5
-    assert losses[0] == pytest.approx(np.log(10), abs=1e-4)  # W = 0, b = 0: uniform
-    assert all(b < a for a, b in zip(losses, losses[1:]))  # gradient descent decreases it
-    m = re.search(r"train accuracy ([\d.]+), test accuracy ([\d.]+)", out)
+    objectives = [float(x) for x in re.findall(r"^iter +\d+ +objective (\S+)", out, re.M)]
+    assert len(objectives) >= 20
+    assert all(b <= a for a, b in zip(objectives, objectives[1:]))  # L-BFGS-B descends
+    m = re.search(r"converged in (\d+) iterations: objective (\S+); "
+                  r"train accuracy ([\d.]+), test accuracy ([\d.]+)", out)
     assert m, out
-    train_acc, test_acc = float(m[1]), float(m[2])
-    assert train_acc > 0.9 and test_acc > 0.85  # measured: 0.945 / 0.924
-    speedups = re.findall(r"speed-up +([\d.]+)x", out)
-    assert len(speedups) == 2 and all(float(s) > 0 for s in speedups)
-    assert "100000x100 float32" in out
+    assert int(m[1]) == len(objectives) and float(m[2]) == pytest.approx(objectives[-1])
+    assert float(m[4]) > 0.9  # measured: 0.978 (sklearn digits), 0.951 (generated)
+    peer = "sklearn LogisticRegression" if not bundled else "NumPy reference objective"
+    assert peer in out
+    accs = re.findall(r"objective (\S+) +test accuracy ([\d.]+)", out)
+    assert len(accs) == 2
+    (ours_obj, ours_acc), (peer_obj, peer_acc) = [(float(o), float(a)) for o, a in accs]
+    assert abs(ours_obj - peer_obj) <= 1e-6 * peer_obj  # same optimum as the peer
+    assert round(ours_acc, 3) == round(peer_acc, 3)
+    assert re.search(r"fastloss fit time / (sklearn|numpy) fit time: [\d.]+", out)
+
+
+def test_digits_like_dataset_is_deterministic_and_learnable():
+    from fastloss.datasets import load_digits_data, make_digits_like
+    X, y = make_digits_like(500, seed=3)
+    X2, y2 = make_digits_like(500, seed=3)
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(y, y2)
+    assert X.shape == (500, 64) and X.min() >= 0 and X.max() <= 16
+    assert (X == np.round(X)).all() and np.bincount(y).tolist() == [50] * 10
+    assert not np.array_equal(X, make_digits_like(500, seed=4)[0])
+    Xb, yb, source = load_digits_data(prefer_sklearn=False)
+    assert source == "fastloss.datasets.make_digits_like" and Xb.shape == (1797, 64)
+    with pytest.raises(ValueError, match="n_samples must be >= 10"):
+        make_digits_like(5)
 
 
 def test_demo_without_subcommand_exits_2():

@@ -187,3 +187,15 @@ def test_validation_errors(kwargs, exc, match):
     X, coef, target = args.pop("X"), args.pop("coef"), args.pop("target")
     with pytest.raises(exc, match=match):
         fastloss.linear_cross_entropy(X, coef, target, **args)
+
+
+def test_blas_threads_restored_after_the_call():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = [(d["filepath"], d["num_threads"]) for d in threadpoolctl.threadpool_info()
+              if d["user_api"] == "blas"]
+    X, coef, intercept, target = problem(n=5000)
+    fastloss.linear_cross_entropy(X, coef, target, return_grad=True, chunk_size=100,
+                                  n_threads=2)
+    after = [(d["filepath"], d["num_threads"]) for d in threadpoolctl.threadpool_info()
+             if d["user_api"] == "blas"]
+    assert before == after

@@ -1,117 +1,155 @@
 """Command line: ``python -m fastloss demo``.
 
-``demo`` is fastloss's main job on bundled data: it fits a softmax
-(multinomial logistic) regression on the deterministic Gaussian blobs of
-:mod:`fastloss.datasets` with plain full-batch gradient descent, every step
-driven by ``fastloss.cross_entropy(X @ W + b, y, return_grad=True)``; it
-prints the loss every few epochs, the final train/test accuracy, then the time
-of one loss+gradient evaluation for fastloss and for the pure-NumPy reference
-(``fastloss._reference``) on the demo's logits and on a larger
-(100000, 100) float32 case. It runs in a few seconds and needs only NumPy.
+``demo`` is fastloss's main job on bundled data: it fits
+:class:`fastloss.estimators.SoftmaxRegression` (L-BFGS-B on
+``fastloss.linear_cross_entropy``) to 8x8 digit images, printing the
+objective and gradient norm at each iteration, then the test accuracy, and
+times the fit side by side with scikit-learn's
+``LogisticRegression(solver="lbfgs")`` on the same problem when scikit-learn
+is installed, or with the same L-BFGS-B driven by the pure-NumPy reference
+objective (``fastloss._reference.linear_cross_entropy``) otherwise.
+
+The images are scikit-learn's bundled digits when scikit-learn is installed,
+else :func:`fastloss.datasets.make_digits_like` (generated, same shape);
+``--bundled`` forces the latter and the NumPy comparison. It runs in seconds.
 
 ``python -m fastloss`` with no or an unknown subcommand prints usage and
-exits with status 2. For the full benchmark use ``python -m fastloss.bench``.
+exits with status 2. For the benchmarks use ``python -m fastloss.bench``.
 """
 import argparse
+import contextlib
 import statistics
 import sys
+import time
+import warnings
 
 import numpy as np
 
 
-def fit_softmax_regression(X, y, n_classes, *, epochs=100, lr=1.0, log_every=10,
-                           out=None, grad_buffer=None):
-    """Full-batch gradient descent on the mean cross-entropy of ``X @ W + b``.
+def numpy_reference_fit(X, y, n_classes, C, tol, max_iter):
+    """The same L-BFGS-B fit as SoftmaxRegression, its objective computed by the
+    NumPy reference (materialised logits): the no-scikit-learn comparison.
+    Returns the scipy OptimizeResult."""
+    from scipy.optimize import minimize
 
-    The gradient w.r.t. the logits comes from
-    ``fastloss.cross_entropy(logits, y, return_grad=True, grad_out=...)``
-    (reusing one buffer across epochs); by the chain rule the gradient
-    w.r.t. ``W`` is ``X.T @ grad`` and w.r.t. ``b`` is ``grad.sum(axis=0)``.
-    Returns ``(W, b, losses)`` with one loss per epoch (before its step).
-    """
-    import fastloss
-
-    n_samples, n_features = X.shape
-    W = np.zeros((n_features, n_classes), dtype=X.dtype)
-    b = np.zeros(n_classes, dtype=X.dtype)
-    logits = np.empty((n_samples, n_classes), dtype=X.dtype)
-    grad = grad_buffer if grad_buffer is not None else np.empty_like(logits)
-    losses = []
-    for epoch in range(1, epochs + 1):
-        np.matmul(X, W, out=logits)
-        logits += b
-        loss, grad = fastloss.cross_entropy(logits, y, return_grad=True, grad_out=grad)
-        losses.append(loss)
-        W -= lr * (X.T @ grad)
-        b -= lr * grad.sum(axis=0)
-        if out is not None and (epoch == 1 or epoch % log_every == 0 or epoch == epochs):
-            print(f"  epoch {epoch:4d}   loss {loss:.4f}", file=out)
-    return W, b, losses
-
-
-def accuracy(X, y, W, b):
-    """Fraction of rows whose arg-max logit is the label."""
-    return float(np.mean(np.argmax(X @ W + b, axis=1) == y))
-
-
-def _time_loss_grad(logits, target, repeat):
-    """Median seconds of one loss+grad call, fastloss vs the NumPy reference."""
-    import fastloss
     from fastloss import _reference
-    from fastloss.bench import time_calls
+    from fastloss._linear import one_blas_thread
 
-    times = time_calls({
-        "fastloss": lambda: fastloss.cross_entropy(logits, target, return_grad=True),
-        "numpy": lambda: _reference.cross_entropy(logits, target, return_grad=True),
-    }, repeat)
-    return {k: statistics.median(v) for k, v in times.items()}
+    n_features = X.shape[1]
+    l2 = 1.0 / (C * len(y))
+
+    def objective(params):
+        coef = params[:n_features * n_classes].reshape(n_features, n_classes)
+        intercept = params[n_features * n_classes:]
+        loss, g_coef, g_b = _reference.linear_cross_entropy(X, coef, y, intercept=intercept,
+                                                            return_grad=True)
+        loss += 0.5 * l2 * float(np.sum(coef ** 2))
+        return loss, np.concatenate([(g_coef + l2 * coef).ravel(), g_b])
+
+    with one_blas_thread(rescan=True):  # the same BLAS thread handling as SoftmaxRegression
+        return minimize(objective, np.zeros((n_features + 1) * n_classes),
+                        method="L-BFGS-B", jac=True,
+                        options={"maxiter": max_iter, "maxls": 50, "gtol": tol,
+                                 "ftol": 64 * np.finfo(float).eps})
 
 
-def run_demo(*, n_samples=6000, n_features=20, n_classes=10, epochs=100, lr=1.0,
-             seed=0, repeat=5, large=True, out=None):
-    """Train, evaluate and time; print a report to ``out`` and return the results.
+def _median_seconds(fit, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fit()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
 
-    Returns a dict with ``losses`` (per epoch), ``train_accuracy``,
-    ``test_accuracy`` and ``timings`` (list of ``(label, fastloss_s, numpy_s)``).
+
+def run_demo(*, C=1.0, tol=1e-6, max_iter=1000, seed=0, repeat=3, bundled=False,
+             verbose=True, out=None):
+    """Fit, evaluate and time; print a report to ``out`` and return the results.
+
+    Returns a dict with ``source`` (the data), ``n_iter``, ``objective``,
+    ``train_accuracy``, ``test_accuracy``, ``peer`` ("sklearn" or "numpy"),
+    ``peer_test_accuracy``, ``peer_objective``, ``fit_seconds`` and
+    ``peer_fit_seconds`` (medians of ``repeat`` fits), and
+    ``peer_one_blas_thread_seconds`` (scikit-learn fitted under
+    ``threadpool_limits(1, "blas")``; None for the NumPy peer).
     """
     import fastloss
-    from fastloss.datasets import make_blobs_dataset
+    from fastloss.datasets import load_digits_data
+    from fastloss.estimators import SoftmaxRegression, loss_function
 
     out = sys.stdout if out is None else out
-    data = make_blobs_dataset(n_samples=n_samples, n_features=n_features,
-                              n_classes=n_classes, seed=seed)
+    X, y, source = load_digits_data(prefer_sklearn=not bundled, seed=seed)
+    X = X / 16.0  # pixel counts in [0, 16] -> [0, 1]
+    order = np.random.default_rng(seed).permutation(len(y))
+    n_train = int(0.75 * len(y))
+    train, test = order[:n_train], order[n_train:]
+    X_train, y_train, X_test, y_test = X[train], y[train], X[test], y[test]
+    n_classes = len(np.unique(y_train))
     print(f"fastloss {fastloss.__version__} demo (openmp_enabled={fastloss.openmp_enabled()}): "
-          "softmax regression by full-batch gradient descent", file=out)
-    print(f"data: make_blobs_dataset(seed={seed}): {len(data.y_train)} train / "
-          f"{len(data.y_test)} test samples, {n_features} features, {n_classes} classes",
-          file=out)
-    print(f"training: {epochs} epochs, learning rate {lr}, "
-          "gradient from fastloss.cross_entropy(X @ W + b, y, return_grad=True)", file=out)
+          "SoftmaxRegression, L-BFGS-B on fastloss.linear_cross_entropy", file=out)
+    print(f"data: {source}: {len(train)} train / {len(test)} test images, "
+          f"{X.shape[1]} pixels, {n_classes} classes; C={C}, tol={tol}", file=out)
 
-    W, b, losses = fit_softmax_regression(data.X_train, data.y_train, n_classes,
-                                          epochs=epochs, lr=lr, out=out)
-    train_acc = accuracy(data.X_train, data.y_train, W, b)
-    test_acc = accuracy(data.X_test, data.y_test, W, b)
-    print(f"final loss {losses[-1]:.4f}; train accuracy {train_acc:.3f}, "
-          f"test accuracy {test_acc:.3f}", file=out)
+    model = SoftmaxRegression(C=C, tol=tol, max_iter=max_iter, verbose=int(verbose))
+    with contextlib.redirect_stdout(out):
+        model.fit(X_train, y_train)
+    train_acc = model.score(X_train, y_train)
+    test_acc = model.score(X_test, y_test)
+    print(f"converged in {model.n_iter_[0]} iterations: objective {model.objective_:.10g}; "
+          f"train accuracy {train_acc:.4f}, test accuracy {test_acc:.4f}", file=out)
 
-    cases = [("demo logits", data.X_train @ W + b, data.y_train)]
-    if large:
-        rng = np.random.default_rng(seed)
-        cases.append(("large", (3 * rng.standard_normal((100_000, 100))).astype(np.float32),
-                      rng.integers(0, 100, size=100_000)))
-    print(f"\none cross_entropy loss+grad evaluation, median of {repeat} "
-          "(fastloss default n_threads vs fastloss._reference):", file=out)
-    timings = []
-    for label, logits, target in cases:
-        t = _time_loss_grad(logits, target, repeat)
-        timings.append((label, t["fastloss"], t["numpy"]))
-        shape = f"{logits.shape[0]}x{logits.shape[1]}"
-        print(f"  {label:<12} {shape:>10} {logits.dtype.name:<8} "
-              f"fastloss {t['fastloss'] * 1e3:8.3f} ms   numpy {t['numpy'] * 1e3:8.3f} ms   "
-              f"speed-up {t['numpy'] / t['fastloss']:5.1f}x", file=out)
-    return {"losses": losses, "train_accuracy": train_acc, "test_accuracy": test_acc,
-            "timings": timings}
+    quiet = SoftmaxRegression(C=C, tol=tol, max_iter=max_iter)
+    fit_s, _ = _median_seconds(lambda: quiet.fit(X_train, y_train), repeat)
+    classes, y_index = np.unique(y_train, return_inverse=True)
+    objective = loss_function("cross_entropy", X_train, y_index, n_classes=n_classes,
+                              l2=1.0 / (C * len(y_train)))
+    peer = "numpy"
+    if not bundled:
+        try:
+            from sklearn.linear_model import LogisticRegression
+            peer = "sklearn"
+        except ImportError:
+            pass
+    extra = None
+    if peer == "sklearn":
+        from threadpoolctl import threadpool_limits
+
+        sk = LogisticRegression(C=C, tol=tol, max_iter=max_iter)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its ConvergenceWarning, if any, shows in n_iter_
+            peer_s, sk = _median_seconds(lambda: sk.fit(X_train, y_train), repeat)
+            with threadpool_limits(1, user_api="blas"):
+                extra = _median_seconds(lambda: sk.fit(X_train, y_train), repeat)[0]
+        peer_params = np.concatenate([sk.coef_.T.ravel(), sk.intercept_])
+        peer_iter = int(sk.n_iter_[0])
+        peer_test_acc = sk.score(X_test, y_test)
+        label = "sklearn LogisticRegression"
+    else:
+        peer_s, res = _median_seconds(
+            lambda: numpy_reference_fit(X_train, y_index, n_classes, C, tol, max_iter), repeat)
+        peer_params, peer_iter = res.x, int(res.nit)
+        coef = peer_params[:-n_classes].reshape(X.shape[1], n_classes)
+        scores = X_test @ coef + peer_params[-n_classes:]
+        peer_test_acc = float(np.mean(classes[np.argmax(scores, axis=1)] == y_test))
+        label = "same L-BFGS-B on the NumPy reference objective"
+    peer_obj = objective(peer_params)[0]
+    print(f"\nfit time, median of {repeat} (same C, tol; default threads):", file=out)
+    print(f"  {'fastloss SoftmaxRegression':<48} {fit_s * 1e3:9.1f} ms   "
+          f"{model.n_iter_[0]:4d} iter   objective {model.objective_:.10g}   "
+          f"test accuracy {test_acc:.4f}", file=out)
+    print(f"  {label:<48} {peer_s * 1e3:9.1f} ms   {peer_iter:4d} iter   "
+          f"objective {peer_obj:.10g}   test accuracy {peer_test_acc:.4f}", file=out)
+    if extra is not None:
+        print(f"  {'sklearn LogisticRegression, BLAS on 1 thread':<48} {extra * 1e3:9.1f} ms   "
+              "(threadpoolctl.threadpool_limits(1, 'blas'): spares it the BLAS pools' "
+              "busy-waiting)", file=out)
+    print(f"  fastloss fit time / {peer} fit time: {fit_s / peer_s:.2f}"
+          + (f" ({fit_s / extra:.2f} vs its 1-BLAS-thread run)" if extra else ""), file=out)
+    return {"source": source, "n_iter": int(model.n_iter_[0]), "objective": model.objective_,
+            "train_accuracy": train_acc, "test_accuracy": test_acc, "peer": peer,
+            "peer_test_accuracy": peer_test_acc, "peer_objective": peer_obj,
+            "fit_seconds": fit_s, "peer_fit_seconds": peer_s,
+            "peer_one_blas_thread_seconds": extra}
 
 
 def build_parser():
@@ -120,17 +158,18 @@ def build_parser():
         description="fastloss command line. Benchmarks: python -m fastloss.bench")
     sub = parser.add_subparsers(dest="command", metavar="{demo}")
     demo = sub.add_parser(
-        "demo", help="fit a softmax regression on bundled data and time loss+grad",
-        description="Fit a softmax regression on bundled Gaussian blobs with plain "
-                    "gradient descent driven by fastloss.cross_entropy(..., "
-                    "return_grad=True), then time one loss+grad vs NumPy.")
-    demo.add_argument("--epochs", type=int, default=100)
-    demo.add_argument("--lr", type=float, default=1.0, help="learning rate (default 1.0)")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--n-samples", type=int, default=6000)
-    demo.add_argument("--repeat", type=int, default=5, help="timing repeats (default 5)")
-    demo.add_argument("--no-large", action="store_true",
-                      help="skip the (100000, 100) float32 timing case")
+        "demo", help="fit SoftmaxRegression on digit images and time it against a peer",
+        description="Fit fastloss.estimators.SoftmaxRegression on 8x8 digit images with "
+                    "per-iteration progress, report test accuracy, and time the fit against "
+                    "scikit-learn's LogisticRegression (or the NumPy reference objective).")
+    demo.add_argument("--C", type=float, default=1.0, help="inverse L2 strength (default 1.0)")
+    demo.add_argument("--tol", type=float, default=1e-6, help="gradient tolerance (1e-6)")
+    demo.add_argument("--seed", type=int, default=0, help="train/test split seed")
+    demo.add_argument("--repeat", type=int, default=3, help="timing repeats (default 3)")
+    demo.add_argument("--bundled", action="store_true",
+                      help="use fastloss's generated digits and the NumPy comparison even "
+                           "when scikit-learn is installed")
+    demo.add_argument("--quiet", action="store_true", help="no per-iteration lines")
     return parser
 
 
@@ -141,10 +180,10 @@ def main(argv=None):
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    if args.epochs < 1 or args.repeat < 1 or args.n_samples < 20:
-        parser.error("--epochs and --repeat must be >= 1 and --n-samples >= 20")
-    run_demo(n_samples=args.n_samples, epochs=args.epochs, lr=args.lr, seed=args.seed,
-             repeat=args.repeat, large=not args.no_large)
+    if args.repeat < 1 or not args.C > 0 or not args.tol >= 0:
+        parser.error("--repeat must be >= 1, --C > 0 and --tol >= 0")
+    run_demo(C=args.C, tol=args.tol, seed=args.seed, repeat=args.repeat, bundled=args.bundled,
+             verbose=not args.quiet)
     return 0
 
 

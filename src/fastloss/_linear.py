@@ -4,10 +4,17 @@ logits never exist at once.
 Per chunk of rows: BLAS gemm (numpy's ``matmul`` with ``out=``) for
 ``X_chunk @ coef``, the fused cross-entropy kernel on the chunk's logits
 (writing its gradient into a reused chunk buffer), then gemm again for the
-gradient w.r.t. ``coef`` (and ``X``). Chunk sizes depend only on the shapes,
+gradient w.r.t. ``coef`` (and ``X``). Chunks run in parallel on a thread pool,
+each on one thread with BLAS held to one thread: BLAS's own pool and an
+OpenMP team alternating on the same cores busy-wait against each other (on 2
+cores that measured up to 9x slower). Chunk sizes depend only on the shapes,
 never on ``n_threads``, and chunk results are added in chunk order, so the
 result is bitwise the same for every ``n_threads``.
 """
+import collections
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from . import _validation as v
@@ -72,6 +79,70 @@ def _linear_operands(X, coef, intercept):
     return X_arr, coef_arr, intercept_arr
 
 
+class _Slot:
+    """A worker's chunk buffers: logits and gradient rows, and the chunk's
+    gradient partials w.r.t. coef and intercept."""
+
+    def __init__(self, rows, coef_shape, grad_mode, dtype):
+        self.logits = np.empty((rows, coef_shape[1]), dtype=dtype)
+        self.grad = np.empty_like(self.logits) if grad_mode else None
+        self.grad_coef = np.empty(coef_shape, dtype=dtype) if grad_mode else None
+        self.grad_intercept = np.empty(coef_shape[1]) if grad_mode else None
+
+
+def _in_chunk_order(run_chunk, starts, threads, new_slot):
+    """Yield ``(run_chunk(start, slot), slot)`` for every start, in order.
+
+    With threads > 1 the chunks run on a thread pool (numpy's matmul and the
+    kernel release the GIL), at most 2 * threads at once, each in a slot of
+    buffers of its own; results still come back in chunk order, and a slot
+    is reused only after its result was consumed, so sums taken by the
+    caller are the same for any number of threads.
+    """
+    if threads <= 1:
+        slot = new_slot()
+        for start in starts:
+            yield run_chunk(start, slot), slot
+        return
+    free = [new_slot() for _ in range(2 * threads)]
+    pending = collections.deque()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for start in starts:
+            if not free:
+                future, slot = pending.popleft()
+                yield future.result(), slot
+                free.append(slot)
+            slot = free.pop()
+            pending.append((pool.submit(run_chunk, start, slot), slot))
+        while pending:
+            future, slot = pending.popleft()
+            yield future.result(), slot
+            free.append(slot)
+
+
+_BLAS_CONTROLLER = None
+
+
+def one_blas_thread(rescan=False):
+    """Context manager: BLAS on one thread for its duration (threadpoolctl).
+
+    linear_cross_entropy runs each chunk's gemms single-threaded on the
+    worker that owns the chunk: BLAS's own pool would busy-wait between the
+    many small calls, competing with the workers for the cores. The BLAS
+    libraries are found once (numpy's is loaded before fastloss);
+    ``rescan=True`` looks again, to catch ones loaded since (scipy's, for
+    L-BFGS-B in the estimators).
+    """
+    global _BLAS_CONTROLLER
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # a dependency; without it BLAS keeps its own threads
+        return contextlib.nullcontext()
+    if _BLAS_CONTROLLER is None or rescan:
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
+
 def linear_cross_entropy(X, coef, target, *, intercept=None, class_weight=None,
                          sample_weight=None, ignore_index=-100, label_smoothing=0.0,
                          reduction="mean", return_grad=False, chunk_size=None, n_threads=None):
@@ -109,13 +180,10 @@ def linear_cross_entropy(X, coef, target, *, intercept=None, class_weight=None,
         Rows per chunk. Default: about 1 MiB of logits plus gradient per
         chunk (at least 256 rows). It never depends on ``n_threads``.
     n_threads : int or None, default None
-        Threads of the cross-entropy kernel run between the BLAS calls; None
-        means 1 here, because BLAS's own threads (which do most of the work,
-        set them with threadpoolctl) busy-wait between calls and a second
-        thread team on the same cores slows both (on a 2-core machine 2
-        kernel threads measured from 1.2× to 9× slower per call). -1 or k > 0
-        as in :func:`cross_entropy`. The result is bitwise the same for every
-        value.
+        Chunks run on this many threads at once (None: the usable cores, -1:
+        all, as in :func:`cross_entropy`), each chunk's gemms and kernel on
+        one thread; BLAS is held to one thread during the call (threadpoolctl).
+        The result is bitwise the same for every value.
 
     Returns
     -------
@@ -151,36 +219,45 @@ def linear_cross_entropy(X, coef, target, *, intercept=None, class_weight=None,
     target_arr, is_proba, cw, sw, denominator = _ce_target_and_weights(
         target, class_weight, sample_weight, ignore, (n, n_classes))
     rows = min(_chunk_rows(chunk_size, n_classes, dtype.itemsize), max(n, 1))
-    # BLAS threads busy-wait between calls; an OpenMP team woken between them
-    # competes for the same cores, so by default the kernel runs on one.
-    threads = resolve_n_threads(1 if n_threads is None else n_threads, rows * n_classes)
+    n_chunks = -(-n // rows)
+    threads = min(resolve_n_threads(n_threads, n * n_classes * (X_arr.shape[1] + 1)),
+                  max(n_chunks, 1))
     scale = _grad_scale(reduction, denominator)
-
     loss_out = np.empty(n, dtype=dtype) if reduction == "none" else None
-    logits = np.empty((rows, n_classes), dtype=dtype)
-    grad = np.empty_like(logits) if grad_mode else None
-    if grad_mode:
-        grad_coef = np.zeros(coef_arr.shape, dtype=np.float64)
-        chunk_grad_coef = np.empty(coef_arr.shape, dtype=dtype)
-        grad_intercept = np.zeros(n_classes, dtype=np.float64)
     grad_X = np.empty(X_arr.shape, dtype=dtype) if grad_mode == "all" else None
     coef_t = coef_arr.T
-    total = 0.0
-    for start in range(0, n, rows):
+
+    def run_chunk(start, slot):
+        """One chunk in its worker's buffers; returns its loss sum (and fills
+        the slot's gradient partials)."""
         stop = min(n, start + rows)
-        X_chunk, z = X_arr[start:stop], logits[:stop - start]
+        X_chunk, z = X_arr[start:stop], slot.logits[:stop - start]
         np.matmul(X_chunk, coef_arr, out=z)
         if intercept_arr is not None:
             z += intercept_arr
-        g = grad[:stop - start] if grad_mode else None
-        total += _ce_kernel(z, target_arr[start:stop], is_proba, cw,
-                            sw[start:stop] if sw is not None else None, ignore, eps, 1.0, scale,
-                            loss_out[start:stop] if loss_out is not None else None, g, threads)
+        g = slot.grad[:stop - start] if grad_mode else None
+        total = _ce_kernel(z, target_arr[start:stop], is_proba, cw,
+                           sw[start:stop] if sw is not None else None, ignore, eps, 1.0, scale,
+                           loss_out[start:stop] if loss_out is not None else None, g, 1)
         if grad_mode:
-            grad_coef += np.matmul(X_chunk.T, g, out=chunk_grad_coef)
-            grad_intercept += g.sum(axis=0, dtype=np.float64)
+            np.matmul(X_chunk.T, g, out=slot.grad_coef)
+            np.sum(g, axis=0, dtype=np.float64, out=slot.grad_intercept)
             if grad_X is not None:
                 np.matmul(g, coef_t, out=grad_X[start:stop])
+        return total
+
+    total = 0.0
+    if grad_mode:
+        grad_coef = np.zeros(coef_arr.shape, dtype=np.float64)
+        grad_intercept = np.zeros(n_classes, dtype=np.float64)
+    with one_blas_thread():
+        for chunk_total, slot in _in_chunk_order(run_chunk, range(0, n, rows), threads,
+                                                 lambda: _Slot(rows, coef_arr.shape, grad_mode,
+                                                               dtype)):
+            total += chunk_total
+            if grad_mode:
+                grad_coef += slot.grad_coef
+                grad_intercept += slot.grad_intercept
     loss = _finish(reduction, total, denominator, loss_out, None)
     if not grad_mode:
         return loss

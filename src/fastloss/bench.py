@@ -57,6 +57,10 @@ Examples::
     python -m fastloss.bench                       # the README table
     python -m fastloss.bench --quick --repeat 1    # smoke test, a few seconds
     python -m fastloss.bench --compare --dtype float32 --shapes 1024x32000
+    python -m fastloss.bench --estimators          # SoftmaxRegression vs LogisticRegression
+
+``--catalogue`` and ``--estimators`` print their own tables instead (see
+:func:`run_catalogue` and :func:`run_estimators`).
 """
 import argparse
 import functools
@@ -380,6 +384,107 @@ def run_catalogue(args, repeat, dtypes, out):
     return 0
 
 
+def estimator_problems(quick):
+    """(name, X_train, y_train, X_test, y_test, C) of the --estimators table."""
+    from .datasets import load_digits_data, make_blobs_dataset
+
+    X, y, source = load_digits_data()
+    X = X / 16.0
+    order = np.random.default_rng(0).permutation(len(y))
+    n_train = int(0.75 * len(y))
+    tr, te = order[:n_train], order[n_train:]
+    label = "digits" if source.startswith("sklearn") else "digits-like"
+    problems = [(f"{label} {n_train}x64, 10 classes", X[tr], y[tr], X[te], y[te], 1.0)]
+    n = 20_000 if quick else 200_000
+    data = make_blobs_dataset(n_samples=n + n // 4, n_features=100, n_classes=20,
+                              center_scale=0.3, test_fraction=0.2, seed=0)
+    problems.append((f"blobs {n}x100, 20 classes", data.X_train, data.y_train, data.X_test,
+                     data.y_test, 1.0))
+    return problems
+
+
+def estimator_fits(X, y, C, tol, threads):
+    """{name: fit() -> (coef (n_features, n_classes), intercept, n_iter)}: fastloss's
+    SoftmaxRegression, scikit-learn's LogisticRegression as is and with its BLAS
+    on one thread (when installed), and L-BFGS-B on the NumPy reference objective."""
+    import warnings
+
+    from .__main__ import numpy_reference_fit
+    from .estimators import SoftmaxRegression
+
+    classes, y_index = np.unique(y, return_inverse=True)
+
+    def ours():
+        m = SoftmaxRegression(C=C, tol=tol, n_threads=threads).fit(X, y)
+        return m.coef_.T, m.intercept_, int(m.n_iter_[0])
+
+    def numpy_fit():
+        res = numpy_reference_fit(X, y_index, len(classes), C, tol, 1000)
+        k = len(classes)
+        return res.x[:-k].reshape(X.shape[1], k), res.x[-k:], int(res.nit)
+
+    fits = {"fastloss": ours, "numpy": numpy_fit}
+    try:
+        from sklearn.linear_model import LogisticRegression
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return fits
+
+    def sklearn_fit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = LogisticRegression(C=C, tol=tol, max_iter=1000).fit(X, y)
+        return m.coef_.T, m.intercept_, int(m.n_iter_[0])
+
+    def sklearn_one_blas_thread():
+        with threadpool_limits(1, user_api="blas"):
+            return sklearn_fit()
+
+    fits["sklearn"] = sklearn_fit
+    fits["sklearn[blas=1]"] = sklearn_one_blas_thread
+    return fits
+
+
+def run_estimators(args, repeat, out):
+    """SoftmaxRegression vs LogisticRegression(solver="lbfgs") (and the NumPy
+    objective): fit time, iterations, objective at each solution, accuracy."""
+    from .estimators import loss_function
+
+    tol = 1e-6
+    print(f"estimators: fit wall time, median of {repeat} interleaved fits (no warm-up); "
+          f"C=1, tol={tol}, max_iter=1000; objective = LogisticRegression's, evaluated by "
+          "fastloss at each solution; 'vs sklearn' = fit time / sklearn's (< 1 is faster)",
+          file=out)
+    rows = []
+    for name, X, y, X_test, y_test, C in estimator_problems(args.quick):
+        fits = estimator_fits(X, y, C, tol, args.threads)
+        results = {}
+
+        def keep(key, fit):
+            return lambda: results.__setitem__(key, fit())
+
+        times = time_calls({k: keep(k, f) for k, f in fits.items()}, repeat, warmup=0)
+        classes, y_index = np.unique(y, return_inverse=True)
+        objective = loss_function("cross_entropy", X, y_index, n_classes=len(classes),
+                                  l2=1.0 / (C * len(y)))
+        ours_obj = None
+        for key, (coef, intercept, n_iter) in results.items():
+            obj = objective(np.concatenate([coef.ravel(), intercept]))[0]
+            ours_obj = obj if key == "fastloss" else ours_obj
+            acc = [float(np.mean(classes[np.argmax(Xs @ coef + intercept, axis=1)] == ys))
+                   for Xs, ys in ((X, y), (X_test, y_test))]
+            med = statistics.median(times[key])
+            vs = (_fmt_ratio(med / statistics.median(times["sklearn"]))
+                  if "sklearn" in times else "")
+            rows.append([name, key, f"{med:.3f}", f"{min(times[key]):.3f}", str(n_iter),
+                         f"{obj:.10f}", f"{(obj - ours_obj) / abs(ours_obj):+.1e}",
+                         f"{acc[0]:.4f}", f"{acc[1]:.4f}", vs])
+    print(file=out)
+    _print_table(["problem", "implementation", "fit s", "min s", "iter", "objective",
+                  "rel. to fastloss", "train acc", "test acc", "vs sklearn"], rows, out)
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(
         prog="python -m fastloss.bench",
@@ -399,6 +504,9 @@ def build_parser():
     p.add_argument("--catalogue", action="store_true",
                    help="time every loss of fastloss._registry (loss, and loss+grad) against "
                         "its NumPy reference instead, on 1e7 elements (1e5 with --quick)")
+    p.add_argument("--estimators", action="store_true",
+                   help="time SoftmaxRegression against scikit-learn's LogisticRegression "
+                        "(lbfgs) on digits and a 200000x100x20 problem (20000 with --quick)")
     p.add_argument("--threads", type=int, default=None,
                    help="n_threads for fastloss and the peers (default: fastloss's own "
                         "default; peers and the bandwidth use the usable CPU count)")
@@ -422,6 +530,8 @@ def main(argv=None, out=None):
         print(line, file=out)
     if args.catalogue:
         return run_catalogue(args, repeat, dtypes, out)
+    if args.estimators:
+        return run_estimators(args, 3 if args.repeat is None else repeat, out)
     print(f"fused cross_entropy loss+grad; median of {repeat} interleaved repeats after "
           f"a warm-up; fastloss n_threads={args.threads or 'default'}, peers "
           f"{peer_threads} threads; 'vs numpy' = NumPy ms / ms", file=out)

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["BlobsDataset", "make_blobs_dataset"]
+__all__ = ["BlobsDataset", "make_blobs_dataset", "make_digits_like", "load_digits_data"]
 
 
 class BlobsDataset(NamedTuple):
@@ -88,3 +88,88 @@ def make_blobs_dataset(n_samples=6000, n_features=20, n_classes=10, *, cluster_s
     n_train = n_samples - n_test
     X = X.astype(dtype)
     return BlobsDataset(X[:n_train], y[:n_train], X[n_train:], y[n_train:], centers)
+
+
+# 5 x 7 glyphs of the digits 0-9 ("#" = ink), drawn for this module.
+_GLYPHS = [
+    [".###.", "#...#", "#..##", "#.#.#", "##..#", "#...#", ".###."],
+    ["..#..", ".##..", "#.#..", "..#..", "..#..", "..#..", "#####"],
+    [".###.", "#...#", "....#", "...#.", "..#..", ".#...", "#####"],
+    ["####.", "....#", "....#", ".###.", "....#", "....#", "####."],
+    ["...#.", "..##.", ".#.#.", "#..#.", "#####", "...#.", "...#."],
+    ["#####", "#....", "####.", "....#", "....#", "#...#", ".###."],
+    ["..##.", ".#...", "#....", "####.", "#...#", "#...#", ".###."],
+    ["#####", "....#", "...#.", "..#..", ".#...", ".#...", ".#..."],
+    [".###.", "#...#", "#...#", ".###.", "#...#", "#...#", ".###."],
+    [".###.", "#...#", "#...#", ".####", "....#", "...#.", ".##.."],
+]
+
+
+def make_digits_like(n_samples=1800, *, seed=0):
+    """Handwriting-like 8x8 digit images, like scikit-learn's ``load_digits``.
+
+    Each sample draws one of ten 5x7 glyphs at 4x scale on a 32x32 bitmap,
+    at a random offset, with a random stroke width (the glyph's ink is
+    dilated by 0 or 1 pixel), then flips 10 % of the bitmap's pixels at random
+    and counts the ink in each 4x4 block: 64 integer features in [0, 16], as
+    in the UCI optical digits data set. Labels cycle through 0-9, shuffled.
+
+    Parameters
+    ----------
+    n_samples : int >= 10
+    seed : int
+        ``numpy.random.default_rng(seed)`` drives everything.
+
+    Returns
+    -------
+    X : ndarray of float64, shape (n_samples, 64)
+    y : ndarray of int64, shape (n_samples,)
+
+    Examples
+    --------
+    >>> from fastloss.datasets import make_digits_like
+    >>> X, y = make_digits_like(100, seed=0)
+    >>> X.shape, int(X.min()), int(X.max()) <= 16, sorted(set(y.tolist())) == list(range(10))
+    ((100, 64), 0, True, True)
+    """
+    n_samples = int(n_samples)
+    if n_samples < 10:
+        raise ValueError(f"n_samples must be >= 10, got {n_samples}")
+    rng = np.random.default_rng(seed)
+    glyphs = np.array([[[c == "#" for c in row] for row in g] for g in _GLYPHS])
+    big = np.kron(glyphs, np.ones((4, 4), dtype=bool))        # (10, 28, 20)
+    y = np.arange(n_samples, dtype=np.int64) % 10
+    rng.shuffle(y)
+    X = np.empty((n_samples, 64))
+    for i, label in enumerate(y):
+        canvas = np.zeros((34, 34), dtype=bool)  # 1-pixel margin for the dilation
+        top, left = rng.integers(0, 7), rng.integers(1, 15)
+        canvas[top:top + 28, left:left + 20] = big[label]
+        if rng.random() < 0.5:
+            canvas[1:-1, 1:-1] |= canvas[:-2, 1:-1] | canvas[1:-1, :-2]
+        bitmap = canvas[1:33, 1:33] ^ (rng.random((32, 32)) < 0.1)
+        X[i] = bitmap.reshape(8, 4, 8, 4).sum(axis=(1, 3)).ravel()
+    return X, y
+
+
+def load_digits_data(*, prefer_sklearn=True, seed=0):
+    """The demo's data: scikit-learn's bundled digits when scikit-learn is
+    installed (and prefer_sklearn), else :func:`make_digits_like` (1797 samples).
+
+    Returns
+    -------
+    X : ndarray of float64, shape (n_samples, 64), pixel counts in [0, 16]
+    y : ndarray of int, shape (n_samples,)
+    source : str
+        "sklearn.datasets.load_digits" or "fastloss.datasets.make_digits_like".
+    """
+    if prefer_sklearn:
+        try:
+            from sklearn.datasets import load_digits
+        except ImportError:
+            pass
+        else:
+            X, y = load_digits(return_X_y=True)
+            return X.astype(np.float64), y, "sklearn.datasets.load_digits"
+    X, y = make_digits_like(1797, seed=seed)
+    return X, y, "fastloss.datasets.make_digits_like"

@@ -22,7 +22,7 @@ from . import _validation as v
 from ._core import log_softmax, softmax
 from ._elementwise_api import (binary_cross_entropy_with_logits, exponential_loss, huber_loss,
                                l1_loss, logistic_loss, mse_loss, smooth_l1_loss)
-from ._linear import linear_cross_entropy
+from ._linear import linear_cross_entropy, one_blas_thread
 from ._multiclass_api import hinge_loss
 
 try:
@@ -125,8 +125,7 @@ class LinearObjective:
                 z += b[0]
             loss, g_z = SCALAR_OUTPUT_LOSSES[self.name](
                 z, self.target, sample_weight=self.sample_weight, return_grad=True,
-                n_threads=1 if self.n_threads is None else self.n_threads,  # see _linear
-                **self.loss_kwargs)
+                n_threads=self.n_threads, **self.loss_kwargs)
             g_coef = self.X.T @ g_z
             g_b = np.array([g_z.sum(dtype=np.float64)]) if b is not None else None
         grad = np.empty(self.n_params)
@@ -173,7 +172,6 @@ def loss_function(name, X, target, *, n_classes=None, fit_intercept=True, l2=0.0
     chunk_size, n_threads
         As in :func:`fastloss.linear_cross_entropy` (chunk_size is only used by
         "cross_entropy"; the one-output losses run their kernel on all of z).
-        As there, n_threads=None means one kernel thread next to BLAS's own.
 
     Returns
     -------
@@ -447,8 +445,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             fun = loss_function("cross_entropy", X, y_index, n_classes=n_classes,
                                 fit_intercept=self.fit_intercept, l2=l2, sample_weight=sw,
                                 label_smoothing=eps, n_threads=self.n_threads)
-        with _BlasThreads() as blas:
-            progress = _Progress(blas.objective(fun), verbose)
+        # BLAS on one thread while fitting: L-BFGS-B's own BLAS calls are on
+        # vectors of n_params, and with more threads the worker pools of the
+        # OpenBLAS builds of numpy and scipy busy-wait against each other and
+        # the objective's threads (a digits fit measured 19x slower on 2
+        # cores). The objective parallelises itself (chunk threads, OpenMP).
+        with one_blas_thread(rescan=True):
+            progress = _Progress(fun, verbose)
             result = minimize(progress, fun.initial_params(), method="L-BFGS-B", jac=True,
                               callback=progress.callback if verbose else None,
                               options={"maxiter": max_iter, "maxls": 50, "gtol": tol,
@@ -506,48 +509,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """Mean accuracy of :meth:`predict` on (X, y), weighted by sample_weight."""
         y = np.asarray(y)
         return float(np.average(self.predict(X) == y, weights=sample_weight))
-
-
-class _BlasThreads:
-    """BLAS on one thread while L-BFGS-B works, its own thread count while the
-    objective runs.
-
-    L-BFGS-B's own BLAS calls are on vectors of n_params; when its BLAS has
-    more than one thread, the workers of the two OpenBLAS builds numpy and
-    scipy ship busy-wait against each other and the objective's kernel
-    (digits fit measured 19x slower on 2 cores). threadpoolctl does the
-    switching; without it nothing changes.
-    """
-
-    def __init__(self):
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            self.libs = []
-        else:
-            self.libs = [lib for lib in ThreadpoolController().lib_controllers
-                         if lib.user_api == "blas"]
-        self.saved = [lib.num_threads for lib in self.libs]
-
-    def _set(self, counts):
-        for lib, n in zip(self.libs, counts):
-            lib.set_num_threads(n)
-
-    def __enter__(self):
-        self._set([1] * len(self.libs))
-        return self
-
-    def __exit__(self, *exc):
-        self._set(self.saved)
-
-    def objective(self, fun):
-        def run(params):
-            self._set(self.saved)
-            try:
-                return fun(params)
-            finally:
-                self._set([1] * len(self.libs))
-        return run
 
 
 class _Progress:
