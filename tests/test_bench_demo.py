@@ -56,6 +56,23 @@ def test_bench_compare_one_case(capsys):
             assert any(re.fullmatch(r"\d+%", c) for c in cells), cells
 
 
+def test_bench_estimators_quick(capsys):
+    assert bench.main(["--estimators", "--quick", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in out.splitlines()
+            if line.startswith("|") and ("fastloss" in line or "numpy" in line
+                                         or "sklearn" in line)]
+    rows = [r for r in rows if r[1] != "implementation"]  # not the header
+    impls = {r[1] for r in rows}
+    assert {"fastloss", "numpy"} <= impls
+    for problem in {r[0] for r in rows}:
+        mine = [r for r in rows if r[0] == problem]
+        assert mine[0][1] == "fastloss" and float(mine[0][6]) == 0.0
+        for r in mine:  # every solver reaches the same objective and test accuracy
+            assert abs(float(r[6])) <= 1e-6, r
+            assert float(r[8]) == pytest.approx(float(mine[0][8]), abs=1e-3), r
+
+
 def test_bench_parse_shapes():
     assert bench.parse_shapes("1e6x10, 1024x32000") == [(1_000_000, 10), (1024, 32000)]
     with pytest.raises(SystemExit):

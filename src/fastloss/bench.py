@@ -395,7 +395,7 @@ def estimator_problems(quick):
     tr, te = order[:n_train], order[n_train:]
     label = "digits" if source.startswith("sklearn") else "digits-like"
     problems = [(f"{label} {n_train}x64, 10 classes", X[tr], y[tr], X[te], y[te], 1.0)]
-    n = 20_000 if quick else 200_000
+    n = 5_000 if quick else 200_000
     data = make_blobs_dataset(n_samples=n + n // 4, n_features=100, n_classes=20,
                               center_scale=0.3, test_fraction=0.2, seed=0)
     problems.append((f"blobs {n}x100, 20 classes", data.X_train, data.y_train, data.X_test,
@@ -506,7 +506,7 @@ def build_parser():
                         "its NumPy reference instead, on 1e7 elements (1e5 with --quick)")
     p.add_argument("--estimators", action="store_true",
                    help="time SoftmaxRegression against scikit-learn's LogisticRegression "
-                        "(lbfgs) on digits and a 200000x100x20 problem (20000 with --quick)")
+                        "(lbfgs) on digits and a 200000x100x20 problem (5000 with --quick)")
     p.add_argument("--threads", type=int, default=None,
                    help="n_threads for fastloss and the peers (default: fastloss's own "
                         "default; peers and the bandwidth use the usable CPU count)")
