@@ -592,6 +592,27 @@ def test_bad_values_name_the_first_bad_index(spec, arg, value, ndim):
             spec.fast(x.astype(np.float32), near_one)
 
 
+@pytest.mark.parametrize("spec, arg, value, ndim", bad_value_params())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bad_values_found_in_the_kernel_pass(spec, arg, value, ndim, dtype):
+    """Without out=/grad_out= the check runs inside the kernel's pass: the same
+    error, naming the first bad element, however far in the array it is."""
+    x, target = spec.sample((30000,) if ndim == 1 else (3000, 10), dtype,
+                            np.random.default_rng(0))[:2]
+    x = np.asarray(x)
+    target = np.asarray(target, dtype=np.float64) if target is not None else None
+    names = list(inspect.signature(spec.fast).parameters)
+    arrays = {names[0]: x.copy(), names[1]: target.copy()}
+    first, later = ((2900, 7), (2990, 1)) if ndim == 2 else ((29000,), (29990,))
+    arrays[arg][later] = value
+    arrays[arg][first] = value
+    index = ", ".join(map(str, first))
+    for return_grad in (False, True):
+        with pytest.raises(ValueError, match=rf"{arg}\[{index}\]"):
+            spec.fast(arrays[names[0]], arrays[names[1]], return_grad=return_grad,
+                      n_threads=2)
+
+
 def test_labels_any_real_dtype():
     s = np.array([0.5, -1.0, 2.0])
     want = _elementwise_api.logistic_loss(s, np.array([1.0, -1.0, 1.0]))

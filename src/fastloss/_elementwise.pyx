@@ -139,7 +139,30 @@ cdef extern from *:
                 out[j] = fl_exp_d(gamma * fl_log_d(q[j]));
         }
     }
+
+    /* How many of a[0..n) fail the value check: outside [0, 1] (unit != 0;
+     * nan passes, it propagates) or not +-1 (nan fails). An integer count, so
+     * the reduction vectorises without reassociating floating-point sums. */
+    #define EL_COUNT_BAD(NAME, T)                                               \
+    EL_CLONES static Py_ssize_t NAME(const T *a, Py_ssize_t n, int unit)        \
+    {                                                                           \
+        Py_ssize_t j, count = 0;                                                \
+        if (unit) {                                                             \
+    _Pragma("omp simd reduction(+:count)")                                     \
+            for (j = 0; j < n; ++j)                                             \
+                count += (a[j] < 0) | (a[j] > 1);                               \
+        } else {                                                                \
+    _Pragma("omp simd reduction(+:count)")                                     \
+            for (j = 0; j < n; ++j)                                             \
+                count += !(a[j] == 1 || a[j] == -1);                            \
+        }                                                                       \
+        return count;                                                           \
+    }
+    EL_COUNT_BAD(el_count_bad_d, double)
+    EL_COUNT_BAD(el_count_bad_f, float)
     """
+    Py_ssize_t el_count_bad_d(const double *a, Py_ssize_t n, int unit) nogil
+    Py_ssize_t el_count_bad_f(const float *a, Py_ssize_t n, int unit) nogil
     double fl_log_d(double y) nogil
     double el_log1p_d(double u) nogil
     void el_exp_array(const double *a, double *out, Py_ssize_t n) nogil
@@ -185,8 +208,10 @@ KINDS = {
 cdef enum:
     CHECK_UNIT = 0         # outside [0, 1] (nan passes: it propagates)
     CHECK_SIGN = 1         # neither -1 nor +1 (nan fails)
+    NO_CHECK = -1
 
 CHECKS = {"unit": CHECK_UNIT, "sign": CHECK_SIGN}
+NO_CHECK_CODE = NO_CHECK
 
 
 cdef struct Params:
@@ -575,6 +600,15 @@ cdef inline double chunk_finish(
     return sum8(l, w, m)
 
 
+cdef inline Py_ssize_t count_bad(int check, const floating *a, Py_ssize_t m) noexcept nogil:
+    """How many of a[0..m) fail `check` (NO_CHECK: 0)."""
+    if check == NO_CHECK:
+        return 0
+    if floating is double:
+        return el_count_bad_d(a, m, check == CHECK_UNIT)
+    return el_count_bad_f(a, m, check == CHECK_UNIT)
+
+
 cdef double elementwise_block(
     int kind, const floating *x, const floating *t, Py_ssize_t k,
     const double *col,          # IN  (k,) column parameter (pos_weight) or NULL
@@ -583,9 +617,12 @@ cdef double elementwise_block(
     double grad_scale,
     floating *loss_out,         # OUT per-element weighted losses or NULL
     floating *grad,             # OUT gradient or NULL
+    int check,                  # IN  value check on the chunks (CHECKS, or NO_CHECK)
+    Py_ssize_t *n_bad,          # OUT elements failing it (checked in L1 as they are read)
     Py_ssize_t start, Py_ssize_t stop,   # rows of this block
 ) noexcept nogil:
-    """Sum over rows [start, stop) of sw_i sum_j l_ij; fills loss_out / grad there."""
+    """Sum over rows [start, stop) of sw_i sum_j l_ij; fills loss_out / grad there.
+    The check is on t (CHECK_SIGN: labels) or x (CHECK_UNIT: probabilities)."""
     cdef Scratch s
     cdef double l[CHUNK]
     cdef double d[CHUNK]
@@ -594,6 +631,8 @@ cdef double elementwise_block(
     cdef const double *wp = NULL
     cdef double acc = 0.0
     cdef Py_ssize_t q, c, i, r, j, c0, m, e0, rows
+    cdef const floating *checked = t if check == CHECK_SIGN else x
+    n_bad[0] = 0
     if k <= CHUNK:
         # chunks of q whole rows: element j of a chunk is in column j % k
         q = CHUNK // k
@@ -614,6 +653,7 @@ cdef double elementwise_block(
                         for j in range(k):
                             s.w[r * k + j] = sw[i + r]
                     wp = s.w
+            n_bad[0] += count_bad(check, checked + e0, m)
             loss_chunk(kind, x + e0, t + e0, cp, m, p, l, dp, &s)
             acc += chunk_finish(l, dp, wp, m, grad_scale,
                                 loss_out + e0 if loss_out != NULL else NULL,
@@ -629,6 +669,7 @@ cdef double elementwise_block(
                 c0 = c * CHUNK
                 m = min(<Py_ssize_t>CHUNK, k - c0)
                 e0 = i * k + c0
+                n_bad[0] += count_bad(check, checked + e0, m)
                 loss_chunk(kind, x + e0, t + e0, col + c0 if col != NULL else NULL, m, p,
                            l, dp, &s)
                 acc += chunk_finish(l, dp, wp, m, grad_scale,
@@ -705,14 +746,17 @@ def elementwise_loss(
     floating[::1] loss_out,             # OUT n*k weighted losses (entropy: n), or None
     floating[::1] grad_out,             # OUT n*k gradient, or None
     int n_threads,
+    int check=NO_CHECK,                 # IN  a value of CHECKS, run in the same pass
 ):
-    """Fused element-wise loss (and gradient). Returns sum_i sw_i sum_j l_ij in
-    double, added in a fixed order (bitwise the same for every n_threads)."""
+    """Fused element-wise loss (and gradient). Returns ``(total, n_bad)``:
+    sum_i sw_i sum_j l_ij in double, added in a fixed order (bitwise the same
+    for every n_threads), and how many elements failed ``check`` (when some
+    did, the outputs hold garbage and the caller raises)."""
     cdef Py_ssize_t n = x.shape[0], k = x.shape[1], b
     if n == 0 or k == 0:
         if kind == K_ENTROPY and loss_out is not None:
             loss_out[:] = 0     # the entropy of an empty row is 0
-        return 0.0
+        return 0.0, 0
     cdef Params params
     params.p0 = p0
     params.p1 = p1
@@ -725,6 +769,7 @@ def elementwise_loss(
     cdef const double *sw = &sample_weight[0] if sample_weight is not None else NULL
     cdef floating *pl = &loss_out[0] if loss_out is not None else NULL
     cdef floating *pg = &grad_out[0] if grad_out is not None else NULL
+    cdef Py_ssize_t[::1] bad = np.zeros(n_blocks, dtype=np.intp)
     with nogil:
         for b in prange(n_blocks, schedule='static', num_threads=n_threads):
             if kind == K_ENTROPY:
@@ -732,8 +777,9 @@ def elementwise_loss(
                                            b * block, min(n, (b + 1) * block))
             else:
                 partial[b] = elementwise_block(kind, px, pt, k, col, &params, sw, grad_scale,
-                                               pl, pg, b * block, min(n, (b + 1) * block))
-    return sum_in_order(partial)
+                                               pl, pg, check, &bad[b],
+                                               b * block, min(n, (b + 1) * block))
+    return sum_in_order(partial), int(np.sum(bad))
 
 
 cdef inline bint bad_value(int check, double v) noexcept nogil:
@@ -744,17 +790,10 @@ cdef inline bint bad_value(int check, double v) noexcept nogil:
 
 cdef Py_ssize_t scan_block(int check, const floating *a, Py_ssize_t start,
                            Py_ssize_t stop) noexcept nogil:
-    """First j in [start, stop) with a bad a[j], or -1. A branch-free count
-    first (it vectorises), the position only when there is one."""
+    """First j in [start, stop) with a bad a[j], or -1. A vectorised count
+    first, the position only when there is one."""
     cdef Py_ssize_t j
-    cdef floating count = 0     # the data's width, so the compare masks add up in SIMD lanes
-    if check == CHECK_UNIT:
-        for j in range(start, stop):
-            count += 1 if (a[j] < 0) | (a[j] > 1) else 0
-    else:
-        for j in range(start, stop):
-            count += 1 if fabs(a[j]) != 1 else 0     # nan counts
-    if count == 0:
+    if count_bad(check, a + start, stop - start) == 0:
         return -1
     for j in range(start, stop):
         if bad_value(check, a[j]):

@@ -103,10 +103,26 @@ def _check_probs(probs, name, threads):
                          "in [0, 1]")
 
 
+def _rounded_onto_labels(given, converted):
+    """True when converting the labels may have rounded a float onto +-1
+    (float64 -> float32): they must then be checked as given."""
+    return given.dtype.kind == "f" and given.dtype.itemsize > converted.dtype.itemsize
+
+
+def _probs_check(x, name):
+    """(CHECKS code for the kernel, full scan raising on the first bad value)."""
+    return _kernels.CHECKS["unit"], lambda threads: _check_probs(x, name, threads)
+
+
+def _signs_check(given, converted, name):
+    code = None if _rounded_onto_labels(given, converted) else _kernels.CHECKS["sign"]
+    return code, lambda threads: _check_signs(given, converted, name, threads)
+
+
 def _check_signs(given, converted, name, threads):
     """Every label -1 or +1. Checked on the converted labels (fast) unless the
     conversion may have rounded a float onto +-1 (float64 -> float32)."""
-    if given.dtype.kind == "f" and given.dtype.itemsize > converted.dtype.itemsize:
+    if _rounded_onto_labels(given, converted):
         flags = ~((given == 1) | (given == -1)).reshape(-1)
         bad = int(np.argmax(flags)) if flags.any() else -1
     else:
@@ -123,7 +139,11 @@ def _run(name, x, t, inputs, *, sample_weight, reduction, return_grad, out, grad
 
     x, t: the C-contiguous input and target (t is x for entropy); inputs: the
     (name, object) pairs given by the caller, for the aliasing checks; check:
-    a value scan run after every other check, before the kernel.
+    ``(code, scan)``, a value check. When fastloss allocates the outputs and
+    ``code`` is not None the kernel counts bad values in its own pass (one
+    memory pass saved) and ``scan(threads)``, which raises naming the first
+    bad element, runs only if it found some; otherwise ``scan`` runs before
+    the kernel, so a caller's out=/grad_out= are never written on error.
     """
     per_row = name == "entropy"
     n = x.shape[0]
@@ -134,8 +154,13 @@ def _run(name, x, t, inputs, *, sample_weight, reduction, return_grad, out, grad
                               (n,) if per_row else x.shape, x.shape, x.dtype,
                               inputs + [("sample_weight", sample_weight)])
     threads = resolve_n_threads(n_threads, x.size)
+    fused = _kernels.NO_CHECK_CODE
     if check is not None:
-        check(threads)
+        code, scan = check
+        if code is not None and out is None and grad_out is None:
+            fused = code
+        else:
+            scan(threads)
     weight_sum = float(np.sum(sw)) if sw is not None else float(n)
     if reduction == "mean" and not per_row:
         denominator = n_cols * weight_sum
@@ -143,11 +168,14 @@ def _run(name, x, t, inputs, *, sample_weight, reduction, return_grad, out, grad
         denominator = weight_sum
     grad_scale = _grad_scale("mean" if reduction in ("mean", "batchmean") else reduction,
                              denominator)
-    total = _kernels.elementwise_loss(
+    total, n_bad = _kernels.elementwise_loss(
         _kernels.KINDS[name], x.reshape(n, n_cols), t.reshape(n, n_cols), pos_weight,
         p0, p1, flag, sw, grad_scale,
         loss_out.reshape(-1) if loss_out is not None else None,
-        grad.reshape(-1) if grad is not None else None, threads)
+        grad.reshape(-1) if grad is not None else None, threads, fused)
+    if n_bad:
+        scan(threads)  # raises, naming the first bad element
+        raise AssertionError(f"the kernel counted {n_bad} bad values the scan did not find")
     return _finish(reduction, total, denominator, loss_out, grad)
 
 
@@ -261,7 +289,7 @@ def binary_cross_entropy(probs, target, *, sample_weight=None, reduction="mean",
     return _run("binary_cross_entropy", x, t, [("probs", probs), ("target", target)],
                 sample_weight=sample_weight, reduction=reduction, return_grad=return_grad,
                 out=out, grad_out=grad_out, n_threads=n_threads,
-                check=lambda threads: _check_probs(x, "probs", threads))
+                check=_probs_check(x, "probs"))
 
 
 def logistic_loss(scores, target, *, sample_weight=None, reduction="mean", return_grad=False,
@@ -302,7 +330,7 @@ def logistic_loss(scores, target, *, sample_weight=None, reduction="mean", retur
     return _run("logistic_loss", x, y, [("scores", scores), ("target", target)],
                 sample_weight=sample_weight, reduction=reduction, return_grad=return_grad,
                 out=out, grad_out=grad_out, n_threads=n_threads,
-                check=lambda threads: _check_signs(given, y, "target", threads))
+                check=_signs_check(given, y, "target"))
 
 
 def exponential_loss(scores, target, *, sample_weight=None, reduction="mean",
@@ -339,7 +367,7 @@ def exponential_loss(scores, target, *, sample_weight=None, reduction="mean",
     return _run("exponential_loss", x, y, [("scores", scores), ("target", target)],
                 sample_weight=sample_weight, reduction=reduction, return_grad=return_grad,
                 out=out, grad_out=grad_out, n_threads=n_threads,
-                check=lambda threads: _check_signs(given, y, "target", threads))
+                check=_signs_check(given, y, "target"))
 
 
 def sigmoid_focal_loss(logits, target, *, alpha=0.25, gamma=2.0, sample_weight=None,
