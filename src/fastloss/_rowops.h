@@ -55,22 +55,29 @@ static int fl_simd_level(void) { return 0; }   /* compiler default only */
 /* Elements per vector block of a wide row (one AVX-512 float vector). */
 #define FL_BLOCK 16
 
-/* Optional gradient written in the same pass as the normaliser (see
- * fl_rows_norm): for row i, with p_ij = e_ij / total_i,
- *   g_ij = a_i p_ij - c_i w_j - (j == y_i ? b_i : 0)
- * y_i = FL_NO_TARGET: no target term; y_i = FL_ZERO_ROW: the row is exactly 0
- * (an ignored row, whatever its logits hold). A row whose max is not finite or
- * that holds nan gets nan. All per-row arrays are indexed from the first row
- * of the call. */
+/* Cross-entropy against class indices, fused into the normaliser pass (see
+ * fl_rows_norm_grad) so no per-row loop is left to the caller. For row i, with
+ * target y = y_i, s = sw_i, v = w_y, z_j = x_ij inv_t - row_max_i and
+ * p = softmax (torch's formula; keep = 1 - eps, spread = eps / C for label
+ * smoothing eps):
+ *   loss_i = s (keep v (log_norm_i - z_y) + spread (w_sum log_norm_i - sum_j w_j z_j))
+ *   g_ij   = scale s ((keep v + spread w_sum) p_ij - spread w_j - keep v [j == y])
+ * y == NULL: no target (v = 1, no [j == y] term, no loss); with keep = scale = 1
+ * and spread = 0 the gradient is the softmax itself. A row with y_i == ignore
+ * has loss 0 and a zero gradient row whatever its logits; a row whose max is
+ * not finite or that holds nan gets nan. Per-row arrays are indexed from the
+ * call's first row. */
+typedef struct {
+    const Py_ssize_t *y;    /* per row, or NULL */
+    Py_ssize_t ignore;
+    const double *sw;       /* per row, or NULL for all ones */
+    const double *w;        /* per column, or NULL for all ones */
+    double w_sum, keep, spread, scale;
+    double *loss;           /* OUT per row, or NULL */
+} fl_ce_spec;
+/* Internal per-row target states besides a class index. */
 #define FL_NO_TARGET (-1)
 #define FL_ZERO_ROW (-2)
-typedef struct {
-    const double *a;
-    const double *c;
-    const double *b;
-    const Py_ssize_t *y;
-    const double *w;        /* per column, or NULL for all ones */
-} fl_grad_spec;
 
 #define FL_T double
 #define FL_SUFFIX(name) name##_d

@@ -125,22 +125,76 @@ FL_INLINE void FL_SUFFIX(fl_tile_store)(FL_T *x, FL_T tile[][FL_LANES],
             x[l * n_cols + j] = tile[j][l];
 }
 
-/* Normalisers of `lanes` <= FL_LANES narrow rows (see fl_rows_norm); exps
- * are stored to e when e is not NULL. */
+/* Sum of w_j * (x_j * inv_t - m_scaled) in double (w == NULL means w_j = 1);
+ * x_j * inv_t is rounded to FL_T first, as m_scaled was, so the max term is 0. */
+FL_INLINE double FL_SUFFIX(fl_row_wsum_shifted)(const FL_T *x, Py_ssize_t n, FL_T m_scaled,
+                                                FL_T inv_t, const double *w)
+{
+    double s = 0.0;
+    Py_ssize_t j;
+    if (w == NULL) {
+#pragma omp simd reduction(+:s)
+        for (j = 0; j < n; ++j)
+            s += FL_SUFFIX(fl_shifted)(x[j], inv_t, m_scaled);
+    } else {
+#pragma omp simd reduction(+:s)
+        for (j = 0; j < n; ++j)
+            s += w[j] * FL_SUFFIX(fl_shifted)(x[j], inv_t, m_scaled);
+    }
+    return s;
+}
+
+/* One row of fl_ce_spec from its normaliser (y: class, FL_NO_TARGET or
+ * FL_ZERO_ROW; z_y, wz: the shifted target logit and sum_j w_j z_j): returns
+ * the loss and sets the gradient as g_j = a e_j - c w_j - b [j == y] for the
+ * row's exps e (1/total is folded into a). Written once for the lanes of
+ * narrow rows and for wide rows. */
+FL_INLINE double FL_SUFFIX(fl_ce_row)(const fl_ce_spec *ce, Py_ssize_t y, double s, double v,
+                                      FL_T m_scaled, double total, double log_norm,
+                                      double z_y, double wz, double *a, double *b, double *c)
+{
+    double kv = ce->keep * v, gs = ce->scale * s;
+    int dead = y == FL_ZERO_ROW, finite = isfinite(m_scaled);
+    *a = dead ? 0.0 : finite ? gs * (kv + ce->spread * ce->w_sum) / total : NAN;
+    *b = y >= 0 ? gs * kv : 0.0;
+    *c = dead ? 0.0 : gs * ce->spread;
+    return dead ? 0.0 : !finite ? NAN
+         : s * (kv * (log_norm - z_y) + ce->spread * (ce->w_sum * log_norm - wz));
+}
+
+/* Normalisers of `lanes` <= FL_LANES narrow rows (see fl_rows_norm_grad); the
+ * exps, or the gradient when ce is not NULL, go to e when e is not NULL. */
 FL_INLINE void FL_SUFFIX(fl_lanes_norm)(const FL_T *x, Py_ssize_t lanes, Py_ssize_t n_cols,
-                                        FL_T inv_t, FL_T *e, const fl_grad_spec *grad,
+                                        FL_T inv_t, FL_T *e, const fl_ce_spec *ce,
                                         FL_T *row_max, double *log_norm, double *total)
 {
     FL_T tile[FL_NARROW_MAX][FL_LANES];
-    FL_T m[FL_LANES], m_scaled[FL_LANES];
-    double rest[FL_LANES], count[FL_LANES], m_log_norm[FL_LANES];
+    FL_T m[FL_LANES], m_scaled[FL_LANES], x_y[FL_LANES];
+    double rest[FL_LANES], count[FL_LANES], m_log_norm[FL_LANES], wz[FL_LANES];
+    double a[FL_LANES], b[FL_LANES], c[FL_LANES], loss[FL_LANES];
+    double sw_pad[FL_LANES], w_y[FL_LANES];
+    Py_ssize_t y[FL_LANES], y_pad[FL_LANES];
+    const Py_ssize_t *y_in = ce != NULL ? ce->y : NULL;
+    const double *sw = ce != NULL ? ce->sw : NULL;
     Py_ssize_t j, l;
     FL_SUFFIX(fl_tile_load)(tile, x, lanes, n_cols);
+    if (lanes < FL_LANES && ce != NULL) {   /* per-row inputs padded to whole lanes */
+        for (l = 0; l < FL_LANES; ++l) {
+            y_pad[l] = y_in != NULL && l < lanes ? y_in[l] : ce->ignore;
+            sw_pad[l] = sw != NULL && l < lanes ? sw[l] : 1.0;
+        }
+        y_in = y_in != NULL ? y_pad : NULL;
+        sw = sw != NULL ? sw_pad : NULL;
+    }
 #pragma omp simd
     for (l = 0; l < FL_LANES; ++l) {
         m[l] = -INFINITY;
         rest[l] = 0.0;
         count[l] = 0.0;
+        wz[l] = 0.0;
+        x_y[l] = 0;
+        y[l] = l >= lanes || (y_in != NULL && y_in[l] == ce->ignore) ? FL_ZERO_ROW
+             : y_in != NULL ? y_in[l] : FL_NO_TARGET;
     }
     for (j = 0; j < n_cols; ++j) {
 #pragma omp simd
@@ -150,9 +204,17 @@ FL_INLINE void FL_SUFFIX(fl_lanes_norm)(const FL_T *x, Py_ssize_t lanes, Py_ssiz
 #pragma omp simd
     for (l = 0; l < FL_LANES; ++l)
         m_scaled[l] = m[l] * inv_t;
+    if (ce != NULL && ce->spread != 0.0)
+        for (j = 0; j < n_cols; ++j) {
+            double w_j = ce->w != NULL ? ce->w[j] : 1.0;
+#pragma omp simd
+            for (l = 0; l < FL_LANES; ++l)
+                wz[l] += w_j * FL_SUFFIX(fl_shifted)(tile[j][l], inv_t, m_scaled[l]);
+        }
     for (j = 0; j < n_cols; ++j) {
 #pragma omp simd
         for (l = 0; l < FL_LANES; ++l) {
+            x_y[l] = j == y[l] ? tile[j][l] : x_y[l];   /* every lane with a target sets it */
             FL_NORM_TERM(tile[j][l], m[l], m_scaled[l], inv_t, v, at_max)
             tile[j][l] = v;
             rest[l] += at_max ? 0.0 : (double)v;
@@ -164,24 +226,28 @@ FL_INLINE void FL_SUFFIX(fl_lanes_norm)(const FL_T *x, Py_ssize_t lanes, Py_ssiz
         m_log_norm[l] = fl_log1p_d(rest[l] + (count[l] - 1.0));
         rest[l] += count[l];
     }
-    if (grad != NULL) {
-        double a[FL_LANES], c[FL_LANES], b[FL_LANES];
-        Py_ssize_t y[FL_LANES];
-        for (l = 0; l < FL_LANES; ++l) {   /* unused lanes: zero rows */
-            int live = l < lanes;
-            y[l] = live ? grad->y[l] : FL_ZERO_ROW;
-            a[l] = !live ? 0.0 : isfinite(m_scaled[l]) ? grad->a[l] / rest[l] : NAN;
-            c[l] = live ? grad->c[l] : 0.0;
-            b[l] = live ? grad->b[l] : 0.0;
-        }
-        for (j = 0; j < n_cols; ++j) {
-            double w_j = grad->w != NULL ? grad->w[j] : 1.0;
+    if (ce != NULL) {
 #pragma omp simd
-            for (l = 0; l < FL_LANES; ++l) {
-                double g = a[l] * (double)tile[j][l] - c[l] * w_j - (j == y[l] ? b[l] : 0.0);
-                tile[j][l] = y[l] == FL_ZERO_ROW ? (FL_T)0 : (FL_T)g;
-            }
+        for (l = 0; l < FL_LANES; ++l) {
+            int has_y = y[l] >= 0;
+            w_y[l] = has_y && ce->w != NULL ? ce->w[has_y ? y[l] : 0] : 1.0;
+            loss[l] = FL_SUFFIX(fl_ce_row)(
+                ce, y[l], sw != NULL ? sw[l] : 1.0, w_y[l], m_scaled[l], rest[l], m_log_norm[l],
+                has_y ? FL_SUFFIX(fl_shifted)(x_y[l], inv_t, m_scaled[l]) : 0.0, wz[l],
+                &a[l], &b[l], &c[l]);
         }
+        if (e != NULL)
+            for (j = 0; j < n_cols; ++j) {
+                double w_j = ce->w != NULL ? ce->w[j] : 1.0;
+#pragma omp simd
+                for (l = 0; l < FL_LANES; ++l) {
+                    double g = a[l] * (double)tile[j][l] - c[l] * w_j - (j == y[l] ? b[l] : 0.0);
+                    tile[j][l] = y[l] == FL_ZERO_ROW ? (FL_T)0 : (FL_T)g;
+                }
+            }
+        if (ce->loss != NULL)
+            for (l = 0; l < lanes; ++l)
+                ce->loss[l] = loss[l];
     }
     if (e != NULL)
         FL_SUFFIX(fl_tile_store)(e, tile, lanes, n_cols);
@@ -192,18 +258,30 @@ FL_INLINE void FL_SUFFIX(fl_lanes_norm)(const FL_T *x, Py_ssize_t lanes, Py_ssiz
     }
 }
 
-/* The gradient row of fl_grad_spec from a wide row's exps (held in g). */
-FL_INLINE void FL_SUFFIX(fl_row_grad)(FL_T *g, Py_ssize_t n, FL_T m_scaled, double total,
-                                      const fl_grad_spec *grad, Py_ssize_t i)
+/* Row i of fl_ce_spec for a wide row: its loss, and its gradient from the
+ * exps held in g (if g is not NULL). */
+FL_INLINE void FL_SUFFIX(fl_row_ce)(const FL_T *x, FL_T *g, Py_ssize_t n, FL_T inv_t,
+                                    FL_T m_scaled, double log_norm, double total,
+                                    const fl_ce_spec *ce, Py_ssize_t i)
 {
-    Py_ssize_t j, y = grad->y[i];
-    double a = isfinite(m_scaled) ? grad->a[i] / total : NAN, c = grad->c[i], e_y;
-    const double *w = grad->w;
+    Py_ssize_t j, y = ce->y == NULL ? FL_NO_TARGET : ce->y[i] == ce->ignore ? FL_ZERO_ROW
+                                    : ce->y[i];
+    const double *w = ce->w;
+    double a, b, c, e_y = y >= 0 && g != NULL ? (double)g[y] : 0.0;
+    double loss = FL_SUFFIX(fl_ce_row)(
+        ce, y, ce->sw != NULL ? ce->sw[i] : 1.0, y >= 0 && w != NULL ? w[y] : 1.0, m_scaled,
+        total, log_norm, y >= 0 ? FL_SUFFIX(fl_shifted)(x[y], inv_t, m_scaled) : 0.0,
+        ce->spread != 0.0 && y != FL_ZERO_ROW
+            ? FL_SUFFIX(fl_row_wsum_shifted)(x, n, m_scaled, inv_t, w) : 0.0,
+        &a, &b, &c);
+    if (ce->loss != NULL)
+        ce->loss[i] = loss;
+    if (g == NULL)
+        return;
     if (y == FL_ZERO_ROW) {
         memset(g, 0, n * sizeof(FL_T));
         return;
     }
-    e_y = y >= 0 ? (double)g[y] : 0.0;
     if (w == NULL) {
 #pragma omp simd
         for (j = 0; j < n; ++j)
@@ -215,55 +293,55 @@ FL_INLINE void FL_SUFFIX(fl_row_grad)(FL_T *g, Py_ssize_t n, FL_T m_scaled, doub
     }
     /* the target entry again in double from e_y, so p_y ~ 1 does not cancel in float32 */
     if (y >= 0)
-        g[y] = (FL_T)(a * e_y - c * (w != NULL ? w[y] : 1.0) - grad->b[i]);
+        g[y] = (FL_T)(a * e_y - c * (w != NULL ? w[y] : 1.0) - b);
 }
 
 /* Softmax normalisers of n_rows consecutive rows of n_cols: row_max[i] =
  * inv_t * max_j x_ij (the SCALED max, nan ignored), log_norm[i] =
  * log sum_j exp(x_ij * inv_t - row_max[i]) and total[i] = that sum (nan if the
- * row holds nan). If `e` is not NULL it receives, row by row, every exp or,
- * when `grad` is not NULL, the gradient that spec describes (computed while
- * the exps are still in registers or cache: no second pass over memory).
- * Narrow rows (n_cols <= FL_NARROW_MAX) are vectorised across rows, wide ones
- * along the row. Rows whose max is not finite get a meaningless log_norm
- * (callers test row_max), but total is still nan iff the row holds nan. */
+ * row holds nan). If `ce` is not NULL, the cross-entropy it describes: its
+ * per-row losses and, when `e` is not NULL, its gradient into `e` (computed
+ * while the exps are still in registers or cache: no second pass over memory);
+ * otherwise `e` (if not NULL) receives the exps. Narrow rows (n_cols <=
+ * FL_NARROW_MAX) are vectorised across rows, wide ones along the row. Rows
+ * whose max is not finite get a meaningless log_norm (callers test row_max),
+ * but total is still nan iff the row holds nan. */
 FL_CLONES static void FL_SUFFIX(fl_rows_norm_grad)(const FL_T *x, Py_ssize_t n_rows,
                                                    Py_ssize_t n_cols, FL_T inv_t, FL_T *e,
-                                                   const fl_grad_spec *grad, FL_T *row_max,
+                                                   const fl_ce_spec *ce, FL_T *row_max,
                                                    double *log_norm, double *total)
 {
-    FL_T scratch[FL_LANES * FL_NARROW_MAX];   /* exps go here when the caller wants none */
-    fl_grad_spec shifted;
+    fl_ce_spec shifted;
     Py_ssize_t i = 0;
     if (n_cols > FL_NARROW_MAX) {
         for (i = 0; i < n_rows; ++i)
             row_max[i] = FL_SUFFIX(fl_row_norm)(x + i * n_cols, n_cols, inv_t,
                                                 e != NULL ? e + i * n_cols : NULL,
                                                 log_norm + i, total + i);
-        if (grad != NULL && e != NULL)
-            for (i = 0; i < n_rows; ++i)
-                FL_SUFFIX(fl_row_grad)(e + i * n_cols, n_cols, row_max[i], total[i], grad, i);
 #pragma omp simd
         for (i = 0; i < n_rows; ++i)   /* vectorised across the chunk's rows */
             log_norm[i] = fl_log1p_d(log_norm[i]);
+        if (ce != NULL)
+            for (i = 0; i < n_rows; ++i)
+                FL_SUFFIX(fl_row_ce)(x + i * n_cols, e != NULL ? e + i * n_cols : NULL, n_cols,
+                                     inv_t, row_max[i], log_norm[i], total[i], ce, i);
         return;
     }
     for (; i < n_rows; i += FL_LANES) {
-        if (grad != NULL) {
-            shifted = *grad;
-            shifted.a += i;
-            shifted.b += i;
-            shifted.c += i;
-            shifted.y += i;
+        if (ce != NULL) {
+            shifted = *ce;
+            shifted.y = ce->y != NULL ? ce->y + i : NULL;
+            shifted.sw = ce->sw != NULL ? ce->sw + i : NULL;
+            shifted.loss = ce->loss != NULL ? ce->loss + i : NULL;
         }
         FL_SUFFIX(fl_lanes_norm)(x + i * n_cols, n_rows - i < FL_LANES ? n_rows - i : FL_LANES,
-                                 n_cols, inv_t, e != NULL ? e + i * n_cols : scratch,
-                                 grad != NULL ? &shifted : NULL,
+                                 n_cols, inv_t, e != NULL ? e + i * n_cols : NULL,
+                                 ce != NULL ? &shifted : NULL,
                                  row_max + i, log_norm + i, total + i);
     }
 }
 
-/* fl_rows_norm_grad without a gradient: `e` (if not NULL) receives the exps. */
+/* fl_rows_norm_grad without a loss: `e` (if not NULL) receives the exps. */
 FL_CLONES static void FL_SUFFIX(fl_rows_norm)(const FL_T *x, Py_ssize_t n_rows,
                                               Py_ssize_t n_cols, FL_T inv_t, FL_T *e,
                                               FL_T *row_max, double *log_norm, double *total)
@@ -320,26 +398,6 @@ FL_CLONES static void FL_SUFFIX(fl_rows_affine)(FL_T *g, Py_ssize_t n_rows, Py_s
                 row[j] = (FL_T)(a_i * (double)row[j] - c_i * w[j]);
         }
     }
-}
-
-/* Sum of w_j * (x_j * inv_t - m_scaled) in double (w == NULL means w_j = 1);
- * x_j * inv_t is rounded to FL_T first, as m_scaled was, so the max term is 0. */
-FL_CLONES static double FL_SUFFIX(fl_row_wsum_shifted)(const FL_T *x, Py_ssize_t n,
-                                                       FL_T m_scaled, FL_T inv_t,
-                                                       const double *w)
-{
-    double s = 0.0;
-    Py_ssize_t j;
-    if (w == NULL) {
-#pragma omp simd reduction(+:s)
-        for (j = 0; j < n; ++j)
-            s += FL_SUFFIX(fl_shifted)(x[j], inv_t, m_scaled);
-    } else {
-#pragma omp simd reduction(+:s)
-        for (j = 0; j < n; ++j)
-            s += w[j] * FL_SUFFIX(fl_shifted)(x[j], inv_t, m_scaled);
-    }
-    return s;
 }
 
 /* out_j = (x_j * inv_t - m_scaled) - log_norm, the difference in double. */
