@@ -14,15 +14,24 @@
  *
  * Vectorisation (gcc 12, -O3 -fno-math-errno -fno-trapping-math, checked with
  * -fopt-info-vec-all): every innermost loop vectorises, in 64-byte vectors in
- * the AVX-512 clone; only the outer loops over blocks, columns and rows, and
- * the scalar 16-lane setup of gradient coefficients, do not. Narrow rows
- * (C <= FL_NARROW_MAX) are vectorised ACROSS rows, one row per lane, through a
- * transposed tile; wide rows along the row, in whole blocks of FL_BLOCK with
- * the last block overlapping (no scalar remainder loops, which cost 35-40 %
- * at C = 100).
+ * the AVX-512 clone; only the outer loops over blocks, columns and rows do
+ * not. Narrow rows (C <= FL_NARROW_MAX) are vectorised ACROSS rows, one row
+ * per lane, through a transposed tile (in-register AVX-512 transposes in the
+ * v4 clone, scalar moves elsewhere; the tiles ahead are prefetched); wide rows
+ * along the row, in whole blocks of FL_BLOCK with the last block overlapping
+ * (no scalar remainder loops, which cost 35-40 % at C = 100). gcc pitfalls
+ * met here: `a[l] = c ? v : a[l]` and `a[l] += c ? v : 0` over lane arrays
+ * become masked stores behind a branch on the mask (it mispredicts when c is
+ * sparse and random), and a loop mixing int, FL_T and double lanes or loading
+ * through a struct pointer may not vectorise in the clones at all.
+ *
+ * Cross-entropy against class indices (fl_ce_spec) is computed inside these
+ * loops, losses and gradient coefficients included: a per-row Cython loop
+ * after them cost ~20 % at 10 columns.
  *
  * Contract: `x` points at C-contiguous rows; nothing outside the rows named by
- * the arguments is read or written.
+ * the arguments is read or written (software prefetches may run past them:
+ * they never fault and are not reads).
  */
 #ifndef FASTLOSS_ROWOPS_H
 #define FASTLOSS_ROWOPS_H
