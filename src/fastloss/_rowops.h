@@ -14,15 +14,24 @@
  *
  * Vectorisation (gcc 12, -O3 -fno-math-errno -fno-trapping-math, checked with
  * -fopt-info-vec-all): every innermost loop vectorises, in 64-byte vectors in
- * the AVX-512 clone; only the outer loops over blocks, columns and rows, and
- * the scalar 16-lane setup of gradient coefficients, do not. Narrow rows
- * (C <= FL_NARROW_MAX) are vectorised ACROSS rows, one row per lane, through a
- * transposed tile; wide rows along the row, in whole blocks of FL_BLOCK with
- * the last block overlapping (no scalar remainder loops, which cost 35-40 %
- * at C = 100).
+ * the AVX-512 clone; only the outer loops over blocks, columns and rows do
+ * not. Narrow rows (C <= FL_NARROW_MAX) are vectorised ACROSS rows, one row
+ * per lane, through a transposed tile (in-register AVX-512 transposes in the
+ * v4 clone, scalar moves elsewhere; the tiles ahead are prefetched); wide rows
+ * along the row, in whole blocks of FL_BLOCK with the last block overlapping
+ * (no scalar remainder loops, which cost 35-40 % at C = 100). gcc pitfalls
+ * met here: `a[l] = c ? v : a[l]` and `a[l] += c ? v : 0` over lane arrays
+ * become masked stores behind a branch on the mask (it mispredicts when c is
+ * sparse and random), and a loop mixing int, FL_T and double lanes or loading
+ * through a struct pointer may not vectorise in the clones at all.
+ *
+ * Cross-entropy against class indices (fl_ce_spec) is computed inside these
+ * loops, losses and gradient coefficients included: a per-row Cython loop
+ * after them cost ~20 % at 10 columns.
  *
  * Contract: `x` points at C-contiguous rows; nothing outside the rows named by
- * the arguments is read or written.
+ * the arguments is read or written (software prefetches may run past them:
+ * they never fault and are not reads).
  */
 #ifndef FASTLOSS_ROWOPS_H
 #define FASTLOSS_ROWOPS_H
@@ -35,6 +44,7 @@
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
     && !defined(FASTLOSS_NO_CLONES)
 #define FL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define FL_HAVE_V4 1
 /* Which clone the loader picks: the same order gcc's resolver uses. */
 static int fl_simd_level(void)
 {
@@ -48,6 +58,68 @@ static int fl_simd_level(void)
 static int fl_simd_level(void) { return 0; }   /* compiler default only */
 #endif
 
+#ifdef FL_HAVE_V4
+#include <immintrin.h>
+/* AVX-512 intrinsics for the narrow-row tile transposes (gcc vectorises
+ * neither the transposes nor strided loads well). target_clones does not
+ * define __AVX512F__ per clone, so these are compiled for x86-64-v4 alone and
+ * the clones test fl_v4() at run time: always true in the v4 clone (where
+ * they are inlined), always false in the others; one predictable branch. */
+#define FL_V4 static inline __attribute__((target("arch=x86-64-v4")))
+#define fl_v4() __builtin_cpu_supports("x86-64-v4")
+
+/* In-register transposes, rows in, columns out (each is its own inverse):
+ * unpack pairs of rows, then swap 128-bit lanes twice. */
+FL_V4 void fl_transpose_d(__m512d r[8])
+{
+    __m512d t[8], u[8];
+    int k;
+    for (k = 0; k < 8; k += 2) {
+        t[k] = _mm512_unpacklo_pd(r[k], r[k + 1]);
+        t[k + 1] = _mm512_unpackhi_pd(r[k], r[k + 1]);
+    }
+    for (k = 0; k < 8; k += 4) {   /* u[k + c]: columns c and c + 4 (c = 0, 2, 1, 3) */
+        u[k] = _mm512_shuffle_f64x2(t[k], t[k + 2], 0x88);
+        u[k + 1] = _mm512_shuffle_f64x2(t[k], t[k + 2], 0xdd);
+        u[k + 2] = _mm512_shuffle_f64x2(t[k + 1], t[k + 3], 0x88);
+        u[k + 3] = _mm512_shuffle_f64x2(t[k + 1], t[k + 3], 0xdd);
+    }
+    for (k = 0; k < 4; ++k) {
+        int c = k == 1 ? 2 : k == 2 ? 1 : k;
+        r[c] = _mm512_shuffle_f64x2(u[k], u[k + 4], 0x88);
+        r[c + 4] = _mm512_shuffle_f64x2(u[k], u[k + 4], 0xdd);
+    }
+}
+
+FL_V4 void fl_transpose_f(__m512 r[16])
+{
+    __m512 t[16], s[16];
+    int k;
+    for (k = 0; k < 16; k += 2) {
+        t[k] = _mm512_unpacklo_ps(r[k], r[k + 1]);
+        t[k + 1] = _mm512_unpackhi_ps(r[k], r[k + 1]);
+    }
+    for (k = 0; k < 16; k += 4) {   /* s[k + c], 128-bit lane q: column 4q + c of rows k..k+3 */
+        __m512d lo = _mm512_castps_pd(t[k]), hi = _mm512_castps_pd(t[k + 1]);
+        __m512d lo2 = _mm512_castps_pd(t[k + 2]), hi2 = _mm512_castps_pd(t[k + 3]);
+        s[k] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo, lo2));
+        s[k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo, lo2));
+        s[k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi, hi2));
+        s[k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi, hi2));
+    }
+    for (k = 0; k < 4; ++k) {   /* a 4x4 transpose of 128-bit lanes per column class k */
+        __m512 a = _mm512_shuffle_f32x4(s[k], s[k + 4], 0x88);
+        __m512 b = _mm512_shuffle_f32x4(s[k], s[k + 4], 0xdd);
+        __m512 c = _mm512_shuffle_f32x4(s[k + 8], s[k + 12], 0x88);
+        __m512 d = _mm512_shuffle_f32x4(s[k + 8], s[k + 12], 0xdd);
+        r[k] = _mm512_shuffle_f32x4(a, c, 0x88);
+        r[k + 8] = _mm512_shuffle_f32x4(a, c, 0xdd);
+        r[k + 4] = _mm512_shuffle_f32x4(b, d, 0x88);
+        r[k + 12] = _mm512_shuffle_f32x4(b, d, 0xdd);
+    }
+}
+#endif
+
 /* Rows at most this wide are processed across rows (fl_rows_norm). */
 #define FL_NARROW_MAX 40
 /* Rows handled together, one per SIMD lane, by fl_rows_norm. */
@@ -55,37 +127,57 @@ static int fl_simd_level(void) { return 0; }   /* compiler default only */
 /* Elements per vector block of a wide row (one AVX-512 float vector). */
 #define FL_BLOCK 16
 
-/* Optional gradient written in the same pass as the normaliser (see
- * fl_rows_norm): for row i, with p_ij = e_ij / total_i,
- *   g_ij = a_i p_ij - c_i w_j - (j == y_i ? b_i : 0)
- * y_i = FL_NO_TARGET: no target term; y_i = FL_ZERO_ROW: the row is exactly 0
- * (an ignored row, whatever its logits hold). A row whose max is not finite or
- * that holds nan gets nan. All per-row arrays are indexed from the first row
- * of the call. */
+/* Cross-entropy against class indices, fused into the normaliser pass (see
+ * fl_rows_norm_grad) so no per-row loop is left to the caller. For row i, with
+ * target y = y_i, s = sw_i, v = w_y, z_j = x_ij inv_t - row_max_i and
+ * p = softmax (torch's formula; keep = 1 - eps, spread = eps / C for label
+ * smoothing eps):
+ *   loss_i = s (keep v (log_norm_i - z_y) + spread (w_sum log_norm_i - sum_j w_j z_j))
+ *   g_ij   = scale s ((keep v + spread w_sum) p_ij - spread w_j - keep v [j == y])
+ * y == NULL: no target (v = 1, no [j == y] term, no loss); with keep = scale = 1
+ * and spread = 0 the gradient is the softmax itself. A row with y_i == ignore
+ * has loss 0 and a zero gradient row whatever its logits; a row whose max is
+ * not finite or that holds nan gets nan. Per-row arrays are indexed from the
+ * call's first row. */
+typedef struct {
+    const Py_ssize_t *y;    /* per row, or NULL */
+    Py_ssize_t ignore;
+    const double *sw;       /* per row, or NULL for all ones */
+    const double *w;        /* per column, or NULL for all ones */
+    double w_sum, keep, spread, scale;
+    double *loss;           /* OUT per row, or NULL */
+} fl_ce_spec;
+/* Internal per-row target states besides a class index. */
 #define FL_NO_TARGET (-1)
 #define FL_ZERO_ROW (-2)
-typedef struct {
-    const double *a;
-    const double *c;
-    const double *b;
-    const Py_ssize_t *y;
-    const double *w;        /* per column, or NULL for all ones */
-} fl_grad_spec;
 
+/* FL_INT, FL_UINT: integers as wide as FL_T (so they share its SIMD lanes);
+ * FL_BITS, FL_FROM_BITS: its bit pattern. FL_VEC*: one AVX-512 vector of FL_T,
+ * for the tile transposes. */
 #define FL_T double
 #define FL_SUFFIX(name) name##_d
 #define FL_EXP fl_exp_d
-#include "_rowops_impl.h"
-#undef FL_T
-#undef FL_SUFFIX
-#undef FL_EXP
+#define FL_INT int64_t
+#define FL_UINT uint64_t
+#define FL_BITS fl_double_to_bits
+#define FL_FROM_BITS fl_bits_to_double
+#define FL_VEC __m512d
+#define FL_VEC_N 8
+#define FL_VEC_LOAD _mm512_maskz_loadu_pd
+#define FL_VEC_STORE _mm512_mask_storeu_pd
+#include "_rowops_impl.h"   /* which undefines its parameters */
 
 #define FL_T float
 #define FL_SUFFIX(name) name##_f
 #define FL_EXP fl_exp_f
-#include "_rowops_impl.h"
-#undef FL_T
-#undef FL_SUFFIX
-#undef FL_EXP
+#define FL_INT int32_t
+#define FL_UINT uint32_t
+#define FL_BITS fl_float_to_bits
+#define FL_FROM_BITS fl_bits_to_float
+#define FL_VEC __m512
+#define FL_VEC_N 16
+#define FL_VEC_LOAD _mm512_maskz_loadu_ps
+#define FL_VEC_STORE _mm512_mask_storeu_ps
+#include "_rowops_impl.h"   /* which undefines its parameters */
 
 #endif

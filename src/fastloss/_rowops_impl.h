@@ -100,15 +100,51 @@ FL_INLINE FL_T FL_SUFFIX(fl_row_norm)(const FL_T *x, Py_ssize_t n, FL_T inv_t, F
     return m_scaled;
 }
 
+#ifdef FL_HAVE_V4
+/* fl_tile_load (to_x = 0) and fl_tile_store (to_x = 1) with AVX-512: blocks
+ * of FL_VEC_N rows by FL_VEC_N columns transposed in registers; masked loads
+ * and stores touch only the rows' own elements (masked-off lanes load 0). */
+FL_V4 void FL_SUFFIX(fl_tile_move_v4)(FL_T tile[][FL_LANES], FL_T *x, Py_ssize_t lanes,
+                                      Py_ssize_t n_cols, int to_x)
+{
+    const unsigned all = (1u << FL_VEC_N) - 1;
+    Py_ssize_t h, j, k;
+    for (h = 0; h < FL_LANES; h += FL_VEC_N)
+        for (j = 0; j < n_cols; j += FL_VEC_N) {
+            unsigned cols = (1u << (n_cols - j < FL_VEC_N ? n_cols - j : FL_VEC_N)) - 1;
+            FL_VEC r[FL_VEC_N];
+            for (k = 0; k < FL_VEC_N; ++k) {
+                int row = h + k < lanes, col = j + k < n_cols;
+                r[k] = to_x ? FL_VEC_LOAD(col ? all : 0, &tile[col ? j + k : 0][h])
+                            : FL_VEC_LOAD(row ? cols : 0, row ? x + (h + k) * n_cols + j : x);
+            }
+            FL_SUFFIX(fl_transpose)(r);
+            for (k = 0; k < FL_VEC_N; ++k) {
+                if (to_x && h + k < lanes)
+                    FL_VEC_STORE(x + (h + k) * n_cols + j, cols, r[k]);
+                else if (!to_x && j + k < n_cols)
+                    FL_VEC_STORE(&tile[j + k][h], all, r[k]);
+            }
+        }
+}
+#endif
+
 /* Narrow rows are processed FL_LANES at a time, one row per SIMD lane: the
  * rows are first transposed into a small tile (tile[j][l] = row l, column j),
- * so every later loop reads and writes contiguous lane vectors. On the AMD
- * Zen 5 machine this was written on, the scalar transpose beat both gather
- * instructions (2x slower) and gcc's emulated strided loads (1.6x slower). */
+ * so every later loop reads and writes contiguous lane vectors. The AVX-512
+ * clone transposes in registers (2-3x faster than scalar moves); elsewhere
+ * scalar moves, which on AMD Zen 5 beat both gather instructions (2x slower)
+ * and gcc's emulated strided loads (1.6x slower). */
 FL_INLINE void FL_SUFFIX(fl_tile_load)(FL_T tile[][FL_LANES], const FL_T *x,
                                            Py_ssize_t lanes, Py_ssize_t n_cols)
 {
     Py_ssize_t j, l;
+#ifdef FL_HAVE_V4
+    if (fl_v4()) {
+        FL_SUFFIX(fl_tile_move_v4)(tile, (FL_T *)x, lanes, n_cols, 0);   /* x is only read */
+        return;
+    }
+#endif
     if (lanes < FL_LANES)   /* the unused lanes still get computed on: make them 0 */
         memset(tile, 0, sizeof(FL_T) * FL_NARROW_MAX * FL_LANES);
     for (l = 0; l < lanes; ++l)
@@ -120,27 +156,105 @@ FL_INLINE void FL_SUFFIX(fl_tile_store)(FL_T *x, FL_T tile[][FL_LANES],
                                             Py_ssize_t lanes, Py_ssize_t n_cols)
 {
     Py_ssize_t j, l;
+#ifdef FL_HAVE_V4
+    if (fl_v4()) {
+        FL_SUFFIX(fl_tile_move_v4)(tile, x, lanes, n_cols, 1);
+        return;
+    }
+#endif
     for (l = 0; l < lanes; ++l)
         for (j = 0; j < n_cols; ++j)
             x[l * n_cols + j] = tile[j][l];
 }
 
-/* Normalisers of `lanes` <= FL_LANES narrow rows (see fl_rows_norm); exps
- * are stored to e when e is not NULL. */
+/* Prefetches the tile FL_PREFETCH_TILES ahead of this one (x) and its output
+ * (e, for writing). Out of cache the in-register transposes stalled on each
+ * row's first load and store (the hardware prefetcher did not keep up): 1.3-2x
+ * slower at 10 columns before this. A prefetch never faults, so running past
+ * the end of the array is harmless. */
+#define FL_PREFETCH_TILES 4
+FL_INLINE void FL_SUFFIX(fl_tile_prefetch)(const FL_T *x, const FL_T *e, Py_ssize_t n_cols)
+{
+    Py_ssize_t q, span = FL_LANES * n_cols * (Py_ssize_t)sizeof(FL_T);
+    const char *ahead_x = (const char *)x + FL_PREFETCH_TILES * span;
+    const char *ahead_e = (const char *)e + FL_PREFETCH_TILES * span;
+    for (q = 0; q < span; q += 64) {
+        __builtin_prefetch(ahead_x + q, 0, 3);
+        if (e != NULL)
+            __builtin_prefetch(ahead_e + q, 1, 3);
+    }
+}
+
+/* Sum of w_j * (x_j * inv_t - m_scaled) in double (w == NULL means w_j = 1);
+ * x_j * inv_t is rounded to FL_T first, as m_scaled was, so the max term is 0. */
+FL_INLINE double FL_SUFFIX(fl_row_wsum_shifted)(const FL_T *x, Py_ssize_t n, FL_T m_scaled,
+                                                FL_T inv_t, const double *w)
+{
+    double s = 0.0;
+    Py_ssize_t j;
+    if (w == NULL) {
+#pragma omp simd reduction(+:s)
+        for (j = 0; j < n; ++j)
+            s += FL_SUFFIX(fl_shifted)(x[j], inv_t, m_scaled);
+    } else {
+#pragma omp simd reduction(+:s)
+        for (j = 0; j < n; ++j)
+            s += w[j] * FL_SUFFIX(fl_shifted)(x[j], inv_t, m_scaled);
+    }
+    return s;
+}
+
+/* One row of fl_ce_spec from its normaliser (dead: an ignored row or unused
+ * lane; has_y: the row has a target, of weight v; z_y, wz: the shifted target
+ * logit and sum_j w_j z_j): returns the loss and sets the gradient as
+ * g_j = a e_j - c w_j - b [j == y] for the row's exps e (1/total is folded
+ * into a). Written once for the lanes of narrow rows and for wide rows. */
+FL_INLINE double FL_SUFFIX(fl_ce_row)(const fl_ce_spec *ce, int dead, int has_y, double s,
+                                      double v, double m_scaled, double total, double log_norm,
+                                      double z_y, double wz, double *a, double *b, double *c)
+{
+    double kv = ce->keep * v, gs = ce->scale * s;
+    int finite = isfinite(m_scaled);
+    *a = dead ? 0.0 : finite ? gs * (kv + ce->spread * ce->w_sum) / total : NAN;
+    *b = has_y ? gs * kv : 0.0;
+    *c = dead ? 0.0 : gs * ce->spread;
+    return dead ? 0.0 : !finite ? NAN
+         : s * (kv * (log_norm - z_y) + ce->spread * (ce->w_sum * log_norm - wz));
+}
+
+/* Normalisers of `lanes` <= FL_LANES narrow rows (see fl_rows_norm_grad); the
+ * exps, or the gradient when ce is not NULL, go to e when e is not NULL.
+ * Every per-lane loop is a whole vector loop over FL_LANES (unused lanes
+ * compute on zeros and are not stored). */
 FL_INLINE void FL_SUFFIX(fl_lanes_norm)(const FL_T *x, Py_ssize_t lanes, Py_ssize_t n_cols,
-                                        FL_T inv_t, FL_T *e, const fl_grad_spec *grad,
+                                        FL_T inv_t, FL_T *e, const fl_ce_spec *ce,
                                         FL_T *row_max, double *log_norm, double *total)
 {
     FL_T tile[FL_NARROW_MAX][FL_LANES];
     FL_T m[FL_LANES], m_scaled[FL_LANES];
-    double rest[FL_LANES], count[FL_LANES], m_log_norm[FL_LANES];
+    FL_UINT x_y[FL_LANES], e_y[FL_LANES], count[FL_LANES];   /* x_y, e_y: bit patterns */
+    double rest[FL_LANES], m_log_norm[FL_LANES], wz[FL_LANES];
+    double a[FL_LANES], b[FL_LANES], c[FL_LANES], loss[FL_LANES], s[FL_LANES], w_y[FL_LANES];
+    FL_INT y[FL_LANES];   /* target column, FL_NO_TARGET, or FL_ZERO_ROW (ignored, unused) */
     Py_ssize_t j, l;
     FL_SUFFIX(fl_tile_load)(tile, x, lanes, n_cols);
+    FL_SUFFIX(fl_tile_prefetch)(x, e, n_cols);
+    if (ce != NULL && ce->y != NULL && lanes == FL_LANES) {
+#pragma omp simd
+        for (l = 0; l < FL_LANES; ++l)
+            y[l] = ce->y[l] == ce->ignore ? FL_ZERO_ROW : (FL_INT)ce->y[l];
+    } else {
+        for (l = 0; l < FL_LANES; ++l)
+            y[l] = l >= lanes ? FL_ZERO_ROW : ce == NULL || ce->y == NULL ? FL_NO_TARGET
+                 : ce->y[l] == ce->ignore ? FL_ZERO_ROW : (FL_INT)ce->y[l];
+    }
 #pragma omp simd
     for (l = 0; l < FL_LANES; ++l) {
         m[l] = -INFINITY;
         rest[l] = 0.0;
-        count[l] = 0.0;
+        count[l] = 0;
+        wz[l] = 0.0;
+        x_y[l] = e_y[l] = 0;
     }
     for (j = 0; j < n_cols; ++j) {
 #pragma omp simd
@@ -150,41 +264,102 @@ FL_INLINE void FL_SUFFIX(fl_lanes_norm)(const FL_T *x, Py_ssize_t lanes, Py_ssiz
 #pragma omp simd
     for (l = 0; l < FL_LANES; ++l)
         m_scaled[l] = m[l] * inv_t;
+    if (ce != NULL && ce->spread != 0.0)
+        for (j = 0; j < n_cols; ++j) {
+            double w_j = ce->w != NULL ? ce->w[j] : 1.0;
+#pragma omp simd
+            for (l = 0; l < FL_LANES; ++l)
+                wz[l] += w_j * FL_SUFFIX(fl_shifted)(tile[j][l], inv_t, m_scaled[l]);
+        }
     for (j = 0; j < n_cols; ++j) {
 #pragma omp simd
         for (l = 0; l < FL_LANES; ++l) {
+            /* No a[l] = c ? v : a[l] or a[l] += c ? v : 0 here: gcc makes those
+               masked stores behind a branch on the mask, which mispredicts (the
+               target and max columns are random). The target's logit and exp
+               are captured by OR-ing bits (one column matches), the max
+               elements counted in integer lanes of FL_T's width. */
+            FL_UINT at_y = -(FL_UINT)((FL_INT)j == y[l]);
+            x_y[l] |= FL_BITS(tile[j][l]) & at_y;
             FL_NORM_TERM(tile[j][l], m[l], m_scaled[l], inv_t, v, at_max)
+            FL_T v_rest = at_max ? (FL_T)0 : v;
+            e_y[l] |= FL_BITS(v) & at_y;
             tile[j][l] = v;
-            rest[l] += at_max ? 0.0 : (double)v;
-            count[l] += at_max;
+            rest[l] += (double)v_rest;
+            count[l] += (FL_UINT)at_max;
         }
     }
 #pragma omp simd
     for (l = 0; l < FL_LANES; ++l) {
-        m_log_norm[l] = fl_log1p_d(rest[l] + (count[l] - 1.0));
-        rest[l] += count[l];
+        m_log_norm[l] = fl_log1p_d(rest[l] + ((double)(FL_INT)count[l] - 1.0));
+        rest[l] += (double)(FL_INT)count[l];
     }
-    if (grad != NULL) {
-        double a[FL_LANES], c[FL_LANES], b[FL_LANES];
-        Py_ssize_t y[FL_LANES];
-        for (l = 0; l < FL_LANES; ++l) {   /* unused lanes: zero rows */
-            int live = l < lanes;
-            y[l] = live ? grad->y[l] : FL_ZERO_ROW;
-            a[l] = !live ? 0.0 : isfinite(m_scaled[l]) ? grad->a[l] / rest[l] : NAN;
-            c[l] = live ? grad->c[l] : 0.0;
-            b[l] = live ? grad->b[l] : 0.0;
+    if (ce == NULL) {
+        if (e != NULL)
+            FL_SUFFIX(fl_tile_store)(e, tile, lanes, n_cols);
+    } else {
+        const double *w = ce->w;
+        FL_T g_y[FL_LANES];
+        double z_y[FL_LANES], m_d[FL_LANES], e_d[FL_LANES];
+        Py_ssize_t state[FL_LANES];
+#pragma omp simd
+        for (l = 0; l < FL_LANES; ++l) {
+            s[l] = 1.0;
+            w_y[l] = 1.0;
         }
-        for (j = 0; j < n_cols; ++j) {
-            double w_j = grad->w != NULL ? grad->w[j] : 1.0;
+        if (ce->sw != NULL && lanes == FL_LANES) {
+#pragma omp simd
+            for (l = 0; l < FL_LANES; ++l)
+                s[l] = ce->sw[l];
+        } else if (ce->sw != NULL) {
+            for (l = 0; l < lanes; ++l)
+                s[l] = ce->sw[l];
+        }
+        /* in several loops, and on a local copy of *ce: gcc (12) vectorised neither one
+           loop mixing int, FL_T and double nor loads through ce in the clones */
+        const fl_ce_spec k = *ce;
+#pragma omp simd
+        for (l = 0; l < FL_LANES; ++l) {
+            z_y[l] = FL_SUFFIX(fl_shifted)(FL_FROM_BITS(x_y[l]), inv_t, m_scaled[l]);
+            m_d[l] = m_scaled[l];
+            e_d[l] = FL_FROM_BITS(e_y[l]);
+            state[l] = y[l];
+        }
+        if (w != NULL) {
 #pragma omp simd
             for (l = 0; l < FL_LANES; ++l) {
-                double g = a[l] * (double)tile[j][l] - c[l] * w_j - (j == y[l] ? b[l] : 0.0);
-                tile[j][l] = y[l] == FL_ZERO_ROW ? (FL_T)0 : (FL_T)g;
+                double w_l = w[state[l] >= 0 ? state[l] : 0];   /* a gather, not a masked load */
+                w_y[l] = state[l] >= 0 ? w_l : 1.0;
             }
         }
+#pragma omp simd
+        for (l = 0; l < FL_LANES; ++l) {
+            loss[l] = FL_SUFFIX(fl_ce_row)(&k, state[l] == FL_ZERO_ROW, state[l] >= 0, s[l],
+                                           w_y[l], m_d[l], rest[l], m_log_norm[l], z_y[l],
+                                           wz[l], &a[l], &b[l], &c[l]);
+            /* the target entry from e_y in double: p_y ~ 1 must not cancel in float */
+            e_d[l] = a[l] * e_d[l] - c[l] * w_y[l] - b[l];
+        }
+#pragma omp simd
+        for (l = 0; l < FL_LANES; ++l)
+            g_y[l] = (FL_T)e_d[l];
+        if (e != NULL) {
+            for (j = 0; j < n_cols; ++j) {
+                double w_j = w != NULL ? w[j] : 1.0;
+#pragma omp simd
+                for (l = 0; l < FL_LANES; ++l) {
+                    FL_T g = (FL_T)(a[l] * (double)tile[j][l] - c[l] * w_j);
+                    tile[j][l] = y[l] == FL_ZERO_ROW ? (FL_T)0 : j == y[l] ? g_y[l] : g;
+                }
+            }
+            FL_SUFFIX(fl_tile_store)(e, tile, lanes, n_cols);
+        }
+        if (ce->loss != NULL)
+#pragma omp simd
+            for (l = 0; l < lanes; ++l)
+                ce->loss[l] = loss[l];
     }
-    if (e != NULL)
-        FL_SUFFIX(fl_tile_store)(e, tile, lanes, n_cols);
+#pragma omp simd
     for (l = 0; l < lanes; ++l) {
         row_max[l] = m_scaled[l];
         log_norm[l] = m_log_norm[l];
@@ -192,18 +367,30 @@ FL_INLINE void FL_SUFFIX(fl_lanes_norm)(const FL_T *x, Py_ssize_t lanes, Py_ssiz
     }
 }
 
-/* The gradient row of fl_grad_spec from a wide row's exps (held in g). */
-FL_INLINE void FL_SUFFIX(fl_row_grad)(FL_T *g, Py_ssize_t n, FL_T m_scaled, double total,
-                                      const fl_grad_spec *grad, Py_ssize_t i)
+/* Row i of fl_ce_spec for a wide row: its loss, and its gradient from the
+ * exps held in g (if g is not NULL). */
+FL_INLINE void FL_SUFFIX(fl_row_ce)(const FL_T *x, FL_T *g, Py_ssize_t n, FL_T inv_t,
+                                    FL_T m_scaled, double log_norm, double total,
+                                    const fl_ce_spec *ce, Py_ssize_t i)
 {
-    Py_ssize_t j, y = grad->y[i];
-    double a = isfinite(m_scaled) ? grad->a[i] / total : NAN, c = grad->c[i], e_y;
-    const double *w = grad->w;
+    Py_ssize_t j, y = ce->y == NULL ? FL_NO_TARGET : ce->y[i] == ce->ignore ? FL_ZERO_ROW
+                                    : ce->y[i];
+    const double *w = ce->w;
+    double a, b, c, e_y = y >= 0 && g != NULL ? (double)g[y] : 0.0;
+    double loss = FL_SUFFIX(fl_ce_row)(
+        ce, y == FL_ZERO_ROW, y >= 0, ce->sw != NULL ? ce->sw[i] : 1.0, y >= 0 && w != NULL ? w[y] : 1.0, m_scaled,
+        total, log_norm, y >= 0 ? FL_SUFFIX(fl_shifted)(x[y], inv_t, m_scaled) : 0.0,
+        ce->spread != 0.0 && y != FL_ZERO_ROW
+            ? FL_SUFFIX(fl_row_wsum_shifted)(x, n, m_scaled, inv_t, w) : 0.0,
+        &a, &b, &c);
+    if (ce->loss != NULL)
+        ce->loss[i] = loss;
+    if (g == NULL)
+        return;
     if (y == FL_ZERO_ROW) {
         memset(g, 0, n * sizeof(FL_T));
         return;
     }
-    e_y = y >= 0 ? (double)g[y] : 0.0;
     if (w == NULL) {
 #pragma omp simd
         for (j = 0; j < n; ++j)
@@ -215,55 +402,55 @@ FL_INLINE void FL_SUFFIX(fl_row_grad)(FL_T *g, Py_ssize_t n, FL_T m_scaled, doub
     }
     /* the target entry again in double from e_y, so p_y ~ 1 does not cancel in float32 */
     if (y >= 0)
-        g[y] = (FL_T)(a * e_y - c * (w != NULL ? w[y] : 1.0) - grad->b[i]);
+        g[y] = (FL_T)(a * e_y - c * (w != NULL ? w[y] : 1.0) - b);
 }
 
 /* Softmax normalisers of n_rows consecutive rows of n_cols: row_max[i] =
  * inv_t * max_j x_ij (the SCALED max, nan ignored), log_norm[i] =
  * log sum_j exp(x_ij * inv_t - row_max[i]) and total[i] = that sum (nan if the
- * row holds nan). If `e` is not NULL it receives, row by row, every exp or,
- * when `grad` is not NULL, the gradient that spec describes (computed while
- * the exps are still in registers or cache: no second pass over memory).
- * Narrow rows (n_cols <= FL_NARROW_MAX) are vectorised across rows, wide ones
- * along the row. Rows whose max is not finite get a meaningless log_norm
- * (callers test row_max), but total is still nan iff the row holds nan. */
+ * row holds nan). If `ce` is not NULL, the cross-entropy it describes: its
+ * per-row losses and, when `e` is not NULL, its gradient into `e` (computed
+ * while the exps are still in registers or cache: no second pass over memory);
+ * otherwise `e` (if not NULL) receives the exps. Narrow rows (n_cols <=
+ * FL_NARROW_MAX) are vectorised across rows, wide ones along the row. Rows
+ * whose max is not finite get a meaningless log_norm (callers test row_max),
+ * but total is still nan iff the row holds nan. */
 FL_CLONES static void FL_SUFFIX(fl_rows_norm_grad)(const FL_T *x, Py_ssize_t n_rows,
                                                    Py_ssize_t n_cols, FL_T inv_t, FL_T *e,
-                                                   const fl_grad_spec *grad, FL_T *row_max,
+                                                   const fl_ce_spec *ce, FL_T *row_max,
                                                    double *log_norm, double *total)
 {
-    FL_T scratch[FL_LANES * FL_NARROW_MAX];   /* exps go here when the caller wants none */
-    fl_grad_spec shifted;
+    fl_ce_spec shifted;
     Py_ssize_t i = 0;
     if (n_cols > FL_NARROW_MAX) {
         for (i = 0; i < n_rows; ++i)
             row_max[i] = FL_SUFFIX(fl_row_norm)(x + i * n_cols, n_cols, inv_t,
                                                 e != NULL ? e + i * n_cols : NULL,
                                                 log_norm + i, total + i);
-        if (grad != NULL && e != NULL)
-            for (i = 0; i < n_rows; ++i)
-                FL_SUFFIX(fl_row_grad)(e + i * n_cols, n_cols, row_max[i], total[i], grad, i);
 #pragma omp simd
         for (i = 0; i < n_rows; ++i)   /* vectorised across the chunk's rows */
             log_norm[i] = fl_log1p_d(log_norm[i]);
+        if (ce != NULL)
+            for (i = 0; i < n_rows; ++i)
+                FL_SUFFIX(fl_row_ce)(x + i * n_cols, e != NULL ? e + i * n_cols : NULL, n_cols,
+                                     inv_t, row_max[i], log_norm[i], total[i], ce, i);
         return;
     }
     for (; i < n_rows; i += FL_LANES) {
-        if (grad != NULL) {
-            shifted = *grad;
-            shifted.a += i;
-            shifted.b += i;
-            shifted.c += i;
-            shifted.y += i;
+        if (ce != NULL) {
+            shifted = *ce;
+            shifted.y = ce->y != NULL ? ce->y + i : NULL;
+            shifted.sw = ce->sw != NULL ? ce->sw + i : NULL;
+            shifted.loss = ce->loss != NULL ? ce->loss + i : NULL;
         }
         FL_SUFFIX(fl_lanes_norm)(x + i * n_cols, n_rows - i < FL_LANES ? n_rows - i : FL_LANES,
-                                 n_cols, inv_t, e != NULL ? e + i * n_cols : scratch,
-                                 grad != NULL ? &shifted : NULL,
+                                 n_cols, inv_t, e != NULL ? e + i * n_cols : NULL,
+                                 ce != NULL ? &shifted : NULL,
                                  row_max + i, log_norm + i, total + i);
     }
 }
 
-/* fl_rows_norm_grad without a gradient: `e` (if not NULL) receives the exps. */
+/* fl_rows_norm_grad without a loss: `e` (if not NULL) receives the exps. */
 FL_CLONES static void FL_SUFFIX(fl_rows_norm)(const FL_T *x, Py_ssize_t n_rows,
                                               Py_ssize_t n_cols, FL_T inv_t, FL_T *e,
                                               FL_T *row_max, double *log_norm, double *total)
@@ -322,26 +509,6 @@ FL_CLONES static void FL_SUFFIX(fl_rows_affine)(FL_T *g, Py_ssize_t n_rows, Py_s
     }
 }
 
-/* Sum of w_j * (x_j * inv_t - m_scaled) in double (w == NULL means w_j = 1);
- * x_j * inv_t is rounded to FL_T first, as m_scaled was, so the max term is 0. */
-FL_CLONES static double FL_SUFFIX(fl_row_wsum_shifted)(const FL_T *x, Py_ssize_t n,
-                                                       FL_T m_scaled, FL_T inv_t,
-                                                       const double *w)
-{
-    double s = 0.0;
-    Py_ssize_t j;
-    if (w == NULL) {
-#pragma omp simd reduction(+:s)
-        for (j = 0; j < n; ++j)
-            s += FL_SUFFIX(fl_shifted)(x[j], inv_t, m_scaled);
-    } else {
-#pragma omp simd reduction(+:s)
-        for (j = 0; j < n; ++j)
-            s += w[j] * FL_SUFFIX(fl_shifted)(x[j], inv_t, m_scaled);
-    }
-    return s;
-}
-
 /* out_j = (x_j * inv_t - m_scaled) - log_norm, the difference in double. */
 FL_CLONES static void FL_SUFFIX(fl_row_log_softmax)(const FL_T *x, Py_ssize_t n, FL_T m_scaled,
                                                     FL_T inv_t, double log_norm, FL_T *out)
@@ -351,3 +518,16 @@ FL_CLONES static void FL_SUFFIX(fl_row_log_softmax)(const FL_T *x, Py_ssize_t n,
     for (j = 0; j < n; ++j)
         out[j] = (FL_T)(FL_SUFFIX(fl_shifted)(x[j], inv_t, m_scaled) - log_norm);
 }
+
+/* The template's parameters, for the next instantiation. */
+#undef FL_T
+#undef FL_SUFFIX
+#undef FL_EXP
+#undef FL_INT
+#undef FL_UINT
+#undef FL_BITS
+#undef FL_FROM_BITS
+#undef FL_VEC
+#undef FL_VEC_N
+#undef FL_VEC_LOAD
+#undef FL_VEC_STORE
