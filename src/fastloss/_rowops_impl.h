@@ -39,11 +39,14 @@ FL_INLINE double FL_SUFFIX(fl_shifted)(FL_T x, FL_T inv_t, FL_T m_scaled)
 
 /* One term of a row's normaliser: e = exp(x * inv_t - m * inv_t) (m_scaled =
  * m * inv_t: like torch, the logits are scaled BEFORE the max is subtracted, so
- * x - m cannot overflow), and whether x is the max (then e is exactly 1 and is
- * counted, not summed). */
-#define FL_NORM_TERM(xj, m, m_scaled, inv_t, v, at_max) \
-    FL_T v = FL_EXP((xj) * (inv_t) - (m_scaled));      \
-    int at_max = (xj) == (m);                          \
+ * x - m cannot overflow), and whether x is at the max (then e is exactly 1 and
+ * is counted, not summed). "At the max" is also x * inv_t rounding to m_scaled,
+ * as in fl_shifted: it keeps -inf - -inf (a finite max whose scaled value
+ * overflows to -inf) out of the sum, with or without FMA contraction. */
+#define FL_NORM_TERM(xj, m, m_scaled, inv_t, v, at_max)   \
+    FL_T z_##v = (xj) * (inv_t);                         \
+    FL_T v = FL_EXP(z_##v - (m_scaled));                 \
+    int at_max = ((xj) == (m)) | (z_##v == (m_scaled));  \
     v = at_max ? (FL_T)1 : v;
 
 /* Adds exp(x_j * inv_t - m_scaled) over the elements NOT equal to m to *rest
