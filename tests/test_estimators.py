@@ -307,3 +307,13 @@ print("ok")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_loss_function_single_class_cross_entropy():
+    """n_classes=1 keeps a 2-D coef: the loss is 0 (log softmax of one logit)."""
+    X, _ = small_problem()
+    fun = loss_function("cross_entropy", X, np.zeros(len(X), dtype=int), n_classes=1)
+    coef, intercept = fun.unpack(np.arange(fun.n_params, dtype=float))
+    assert coef.shape == (X.shape[1], 1) and intercept.shape == (1,)
+    loss, grad = fun(np.arange(fun.n_params, dtype=float))
+    assert loss == 0.0 and not grad.any()

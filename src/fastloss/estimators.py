@@ -80,8 +80,9 @@ class LinearObjective:
     """``fun(params) -> (loss, grad)`` of a linear model, for scipy.optimize.
 
     Built by :func:`loss_function`. ``params`` is the flat float64 vector
-    ``[coef.ravel(), intercept]`` (coef of shape (n_features, n_outputs) in C
-    order, or (n_features,) for one output); :meth:`unpack` splits it.
+    ``[coef.ravel(), intercept]`` (coef of shape (n_features, n_classes) in C
+    order for "cross_entropy", (n_features,) for the one-output losses);
+    :meth:`unpack` splits it.
     The objective is the loss's weighted mean plus ``l2 / 2 * ||coef||²``
     (the intercept is not penalised); grad is its float64 gradient.
     """
@@ -92,7 +93,8 @@ class LinearObjective:
         self.n_outputs, self.fit_intercept, self.l2 = n_outputs, fit_intercept, l2
         self.sample_weight, self.chunk_size, self.n_threads = sample_weight, chunk_size, n_threads
         self.loss_kwargs = loss_kwargs
-        self.coef_shape = (X.shape[1], n_outputs) if n_outputs > 1 else (X.shape[1],)
+        self.coef_shape = ((X.shape[1], n_outputs) if name in MULTI_OUTPUT_LOSSES
+                           else (X.shape[1],))
         self.n_params = int(np.prod(self.coef_shape)) + (n_outputs if fit_intercept else 0)
 
     def initial_params(self):
@@ -120,13 +122,16 @@ class LinearObjective:
                 return_grad=True, chunk_size=self.chunk_size, n_threads=self.n_threads,
                 **self.loss_kwargs)
         else:
-            z = self.X @ coef_x
-            if b is not None:
-                z += b[0]
-            loss, g_z = SCALAR_OUTPUT_LOSSES[self.name](
-                z, self.target, sample_weight=self.sample_weight, return_grad=True,
-                n_threads=self.n_threads, **self.loss_kwargs)
-            g_coef = self.X.T @ g_z
+            # BLAS on one thread next to the kernel's OpenMP team, as in
+            # linear_cross_entropy (two pools busy-waiting on the same cores)
+            with one_blas_thread():
+                z = self.X @ coef_x
+                if b is not None:
+                    z += b[0]
+                loss, g_z = SCALAR_OUTPUT_LOSSES[self.name](
+                    z, self.target, sample_weight=self.sample_weight, return_grad=True,
+                    n_threads=self.n_threads, **self.loss_kwargs)
+                g_coef = self.X.T @ g_z
             g_b = np.array([g_z.sum(dtype=np.float64)]) if b is not None else None
         grad = np.empty(self.n_params)
         n_coef = coef.size
