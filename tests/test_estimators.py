@@ -12,7 +12,8 @@ import pytest
 import fastloss
 from fastloss import _reference as ref
 from fastloss.datasets import make_blobs_dataset
-from fastloss.estimators import ConvergenceWarning, SoftmaxRegression, loss_function
+from fastloss.estimators import (ConvergenceWarning, SoftmaxRegression, _objective_at,
+                                 loss_function)
 
 pytest.importorskip("scipy")
 
@@ -99,21 +100,6 @@ def digits_scaled():
     return X / 16.0, y
 
 
-def sklearn_objective(clf, X, y, C, sample_weight=None):
-    """Our objective evaluated at scikit-learn's solution (its coefficients)."""
-    sw_sum = len(y) if sample_weight is None else float(np.sum(sample_weight))
-    classes, y_index = np.unique(y, return_inverse=True)
-    if len(classes) == 2:
-        fun = loss_function("binary_cross_entropy_with_logits", X, y_index.astype(float),
-                            l2=1.0 / (C * sw_sum), sample_weight=sample_weight)
-        params = np.concatenate([clf.coef_.ravel(), clf.intercept_])
-    else:
-        fun = loss_function("cross_entropy", X, y_index, n_classes=len(classes),
-                            l2=1.0 / (C * sw_sum), sample_weight=sample_weight)
-        params = np.concatenate([clf.coef_.T.ravel(), clf.intercept_])
-    return fun(params)[0]
-
-
 @pytest.mark.parametrize("C", [1.0, 0.05])
 @pytest.mark.parametrize("n_classes", [10, 2])
 def test_matches_sklearn_logistic_regression_on_digits(C, n_classes):
@@ -127,7 +113,7 @@ def test_matches_sklearn_logistic_regression_on_digits(C, n_classes):
     assert ours.coef_.shape == theirs.coef_.shape
     assert ours.intercept_.shape == theirs.intercept_.shape
     assert list(ours.classes_) == list(theirs.classes_)
-    theirs_obj = sklearn_objective(theirs, X, y, C)
+    theirs_obj = _objective_at(X, y, theirs.coef_, theirs.intercept_, C)  # at its solution
     assert abs(ours.objective_ - theirs_obj) <= 1e-6 * abs(theirs_obj)
     assert round(ours.score(X, y), 3) == round(theirs.score(X, y), 3)
     np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-3)
@@ -155,7 +141,8 @@ def test_synthetic_parity_with_sklearn():
     ours = SoftmaxRegression(C=1.0).fit(data.X_train, data.y_train)
     theirs = linear_model.LogisticRegression(C=1.0, tol=1e-6, max_iter=1000)
     theirs.fit(data.X_train, data.y_train)
-    theirs_obj = sklearn_objective(theirs, data.X_train, data.y_train, 1.0)
+    theirs_obj = _objective_at(data.X_train, data.y_train, theirs.coef_, theirs.intercept_,
+                               1.0)
     assert abs(ours.objective_ - theirs_obj) <= 1e-6 * abs(theirs_obj)
     assert round(ours.score(data.X_test, data.y_test), 3) == \
         round(theirs.score(data.X_test, data.y_test), 3)

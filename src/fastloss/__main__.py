@@ -26,31 +26,30 @@ import warnings
 import numpy as np
 
 
-def numpy_reference_fit(X, y, n_classes, C, tol, max_iter):
-    """The same L-BFGS-B fit as SoftmaxRegression, its objective computed by the
-    NumPy reference (materialised logits): the no-scikit-learn comparison.
-    Returns the scipy OptimizeResult."""
-    from scipy.optimize import minimize
-
+def numpy_reference_fit(X, y, C, tol, max_iter):
+    """The same L-BFGS-B fit as SoftmaxRegression (multinomial, n_classes > 2),
+    its objective computed by the NumPy reference (materialised logits): the
+    no-scikit-learn comparison. Returns ``(coef, intercept, n_iter)`` with
+    coef of shape (n_classes, n_features), as scikit-learn's."""
     from fastloss import _reference
-    from fastloss._linear import one_blas_thread
+    from fastloss.estimators import _lbfgs
 
-    n_features = X.shape[1]
+    classes, y_index = np.unique(y, return_inverse=True)
+    n_features, n_classes = X.shape[1], len(classes)
     l2 = 1.0 / (C * len(y))
 
     def objective(params):
         coef = params[:n_features * n_classes].reshape(n_features, n_classes)
         intercept = params[n_features * n_classes:]
-        loss, g_coef, g_b = _reference.linear_cross_entropy(X, coef, y, intercept=intercept,
+        loss, g_coef, g_b = _reference.linear_cross_entropy(X, coef, y_index,
+                                                            intercept=intercept,
                                                             return_grad=True)
         loss += 0.5 * l2 * float(np.sum(coef ** 2))
         return loss, np.concatenate([(g_coef + l2 * coef).ravel(), g_b])
 
-    with one_blas_thread(rescan=True):  # the same BLAS thread handling as SoftmaxRegression
-        return minimize(objective, np.zeros((n_features + 1) * n_classes),
-                        method="L-BFGS-B", jac=True,
-                        options={"maxiter": max_iter, "maxls": 50, "gtol": tol,
-                                 "ftol": 64 * np.finfo(float).eps})
+    res = _lbfgs(objective, np.zeros((n_features + 1) * n_classes), max_iter=max_iter, tol=tol)
+    coef = res.x[:n_features * n_classes].reshape(n_features, n_classes).T
+    return coef, res.x[n_features * n_classes:], int(res.nit)
 
 
 def _median_seconds(fit, repeat):
@@ -74,21 +73,18 @@ def run_demo(*, C=1.0, tol=1e-6, max_iter=1000, seed=0, repeat=3, bundled=False,
     ``threadpool_limits(1, "blas")``; None for the NumPy peer).
     """
     import fastloss
-    from fastloss.datasets import load_digits_data
-    from fastloss.estimators import SoftmaxRegression, loss_function
+    from fastloss.datasets import digits_train_test
+    from fastloss.estimators import SoftmaxRegression, _objective_at
 
     out = sys.stdout if out is None else out
-    X, y, source = load_digits_data(prefer_sklearn=not bundled, seed=seed)
-    X = X / 16.0  # pixel counts in [0, 16] -> [0, 1]
-    order = np.random.default_rng(seed).permutation(len(y))
-    n_train = int(0.75 * len(y))
-    train, test = order[:n_train], order[n_train:]
-    X_train, y_train, X_test, y_test = X[train], y[train], X[test], y[test]
-    n_classes = len(np.unique(y_train))
+    X_train, y_train, X_test, y_test, source = digits_train_test(prefer_sklearn=not bundled,
+                                                                 seed=seed)
+    classes = np.unique(y_train)
+    n_classes = len(classes)
     print(f"fastloss {fastloss.__version__} demo (openmp_enabled={fastloss.openmp_enabled()}): "
           "SoftmaxRegression, L-BFGS-B on fastloss.linear_cross_entropy", file=out)
-    print(f"data: {source}: {len(train)} train / {len(test)} test images, "
-          f"{X.shape[1]} pixels, {n_classes} classes; C={C}, tol={tol}", file=out)
+    print(f"data: {source}: {len(y_train)} train / {len(y_test)} test images, "
+          f"{X_train.shape[1]} pixels, {n_classes} classes; C={C}, tol={tol}", file=out)
 
     model = SoftmaxRegression(C=C, tol=tol, max_iter=max_iter, verbose=int(verbose))
     with contextlib.redirect_stdout(out):
@@ -100,9 +96,6 @@ def run_demo(*, C=1.0, tol=1e-6, max_iter=1000, seed=0, repeat=3, bundled=False,
 
     quiet = SoftmaxRegression(C=C, tol=tol, max_iter=max_iter)
     fit_s, _ = _median_seconds(lambda: quiet.fit(X_train, y_train), repeat)
-    classes, y_index = np.unique(y_train, return_inverse=True)
-    objective = loss_function("cross_entropy", X_train, y_index, n_classes=n_classes,
-                              l2=1.0 / (C * len(y_train)))
     peer = "numpy"
     if not bundled:
         try:
@@ -120,19 +113,15 @@ def run_demo(*, C=1.0, tol=1e-6, max_iter=1000, seed=0, repeat=3, bundled=False,
             peer_s, sk = _median_seconds(lambda: sk.fit(X_train, y_train), repeat)
             with threadpool_limits(1, user_api="blas"):
                 extra = _median_seconds(lambda: sk.fit(X_train, y_train), repeat)[0]
-        peer_params = np.concatenate([sk.coef_.T.ravel(), sk.intercept_])
-        peer_iter = int(sk.n_iter_[0])
-        peer_test_acc = sk.score(X_test, y_test)
+        coef, intercept, peer_iter = sk.coef_, sk.intercept_, int(sk.n_iter_[0])
         label = "sklearn LogisticRegression"
     else:
-        peer_s, res = _median_seconds(
-            lambda: numpy_reference_fit(X_train, y_index, n_classes, C, tol, max_iter), repeat)
-        peer_params, peer_iter = res.x, int(res.nit)
-        coef = peer_params[:-n_classes].reshape(X.shape[1], n_classes)
-        scores = X_test @ coef + peer_params[-n_classes:]
-        peer_test_acc = float(np.mean(classes[np.argmax(scores, axis=1)] == y_test))
+        peer_s, (coef, intercept, peer_iter) = _median_seconds(
+            lambda: numpy_reference_fit(X_train, y_train, C, tol, max_iter), repeat)
         label = "same L-BFGS-B on the NumPy reference objective"
-    peer_obj = objective(peer_params)[0]
+    peer_test_acc = float(np.mean(classes[np.argmax(X_test @ coef.T + intercept, axis=1)]
+                                  == y_test))
+    peer_obj = _objective_at(X_train, y_train, coef, intercept, C)
     print(f"\nfit time, median of {repeat} (same C, tol; default threads):", file=out)
     print(f"  {'fastloss SoftmaxRegression':<48} {fit_s * 1e3:9.1f} ms   "
           f"{model.n_iter_[0]:4d} iter   objective {model.objective_:.10g}   "

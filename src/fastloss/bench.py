@@ -386,15 +386,11 @@ def run_catalogue(args, repeat, dtypes, out):
 
 def estimator_problems(quick):
     """(name, X_train, y_train, X_test, y_test, C) of the --estimators table."""
-    from .datasets import load_digits_data, make_blobs_dataset
+    from .datasets import digits_train_test, make_blobs_dataset
 
-    X, y, source = load_digits_data()
-    X = X / 16.0
-    order = np.random.default_rng(0).permutation(len(y))
-    n_train = int(0.75 * len(y))
-    tr, te = order[:n_train], order[n_train:]
+    X_tr, y_tr, X_te, y_te, source = digits_train_test()
     label = "digits" if source.startswith("sklearn") else "digits-like"
-    problems = [(f"{label} {n_train}x64, 10 classes", X[tr], y[tr], X[te], y[te], 1.0)]
+    problems = [(f"{label} {len(y_tr)}x64, 10 classes", X_tr, y_tr, X_te, y_te, 1.0)]
     n = 5_000 if quick else 200_000
     data = make_blobs_dataset(n_samples=n + n // 4, n_features=100, n_classes=20,
                               center_scale=0.3, test_fraction=0.2, seed=0)
@@ -404,7 +400,7 @@ def estimator_problems(quick):
 
 
 def estimator_fits(X, y, C, tol, threads):
-    """{name: fit() -> (coef (n_features, n_classes), intercept, n_iter)}: fastloss's
+    """{name: fit() -> (coef (n_classes, n_features), intercept, n_iter)}: fastloss's
     SoftmaxRegression, scikit-learn's LogisticRegression as is and with its BLAS
     on one thread (when installed), and L-BFGS-B on the NumPy reference objective."""
     import warnings
@@ -412,18 +408,11 @@ def estimator_fits(X, y, C, tol, threads):
     from .__main__ import numpy_reference_fit
     from .estimators import SoftmaxRegression
 
-    classes, y_index = np.unique(y, return_inverse=True)
-
     def ours():
         m = SoftmaxRegression(C=C, tol=tol, n_threads=threads).fit(X, y)
-        return m.coef_.T, m.intercept_, int(m.n_iter_[0])
+        return m.coef_, m.intercept_, int(m.n_iter_[0])
 
-    def numpy_fit():
-        res = numpy_reference_fit(X, y_index, len(classes), C, tol, 1000)
-        k = len(classes)
-        return res.x[:-k].reshape(X.shape[1], k), res.x[-k:], int(res.nit)
-
-    fits = {"fastloss": ours, "numpy": numpy_fit}
+    fits = {"fastloss": ours, "numpy": lambda: numpy_reference_fit(X, y, C, tol, 1000)}
     try:
         from sklearn.linear_model import LogisticRegression
         from threadpoolctl import threadpool_limits
@@ -434,7 +423,7 @@ def estimator_fits(X, y, C, tol, threads):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m = LogisticRegression(C=C, tol=tol, max_iter=1000).fit(X, y)
-        return m.coef_.T, m.intercept_, int(m.n_iter_[0])
+        return m.coef_, m.intercept_, int(m.n_iter_[0])
 
     def sklearn_one_blas_thread():
         with threadpool_limits(1, user_api="blas"):
@@ -448,7 +437,7 @@ def estimator_fits(X, y, C, tol, threads):
 def run_estimators(args, repeat, out):
     """SoftmaxRegression vs LogisticRegression(solver="lbfgs") (and the NumPy
     objective): fit time, iterations, objective at each solution, accuracy."""
-    from .estimators import loss_function
+    from .estimators import _objective_at
 
     tol = 1e-6
     print(f"estimators: fit wall time, median of {repeat} interleaved fits (no warm-up); "
@@ -464,14 +453,12 @@ def run_estimators(args, repeat, out):
             return lambda: results.__setitem__(key, fit())
 
         times = time_calls({k: keep(k, f) for k, f in fits.items()}, repeat, warmup=0)
-        classes, y_index = np.unique(y, return_inverse=True)
-        objective = loss_function("cross_entropy", X, y_index, n_classes=len(classes),
-                                  l2=1.0 / (C * len(y)))
+        classes = np.unique(y)
         ours_obj = None
         for key, (coef, intercept, n_iter) in results.items():
-            obj = objective(np.concatenate([coef.ravel(), intercept]))[0]
+            obj = _objective_at(X, y, coef, intercept, C)
             ours_obj = obj if key == "fastloss" else ours_obj
-            acc = [float(np.mean(classes[np.argmax(Xs @ coef + intercept, axis=1)] == ys))
+            acc = [float(np.mean(classes[np.argmax(Xs @ coef.T + intercept, axis=1)] == ys))
                    for Xs, ys in ((X, y), (X_test, y_test))]
             med = statistics.median(times[key])
             vs = (_fmt_ratio(med / statistics.median(times["sklearn"]))

@@ -11,7 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["BlobsDataset", "make_blobs_dataset", "make_digits_like", "load_digits_data"]
+__all__ = ["BlobsDataset", "make_blobs_dataset", "make_digits_like", "load_digits_data",
+           "digits_train_test"]
 
 
 class BlobsDataset(NamedTuple):
@@ -173,3 +174,21 @@ def load_digits_data(*, prefer_sklearn=True, seed=0):
             return X.astype(np.float64), y, "sklearn.datasets.load_digits"
     X, y = make_digits_like(1797, seed=seed)
     return X, y, "fastloss.datasets.make_digits_like"
+
+
+def digits_train_test(*, prefer_sklearn=True, seed=0, train_fraction=0.75):
+    """:func:`load_digits_data` scaled to [0, 1] (pixels / 16) and split at
+    random (``default_rng(seed)``): the demo's and the benchmarks' problem.
+
+    Returns
+    -------
+    X_train, y_train, X_test, y_test : ndarrays
+    source : str
+        As in :func:`load_digits_data`.
+    """
+    X, y, source = load_digits_data(prefer_sklearn=prefer_sklearn, seed=seed)
+    X = X / 16.0
+    order = np.random.default_rng(seed).permutation(len(y))
+    n_train = int(train_fraction * len(y))
+    train, test = order[:n_train], order[n_train:]
+    return X[train], y[train], X[test], y[test], source

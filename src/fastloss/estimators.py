@@ -240,9 +240,7 @@ def _check_X(X, name="X"):
     arr = np.asarray(X)
     if arr.dtype.kind == "c":
         raise ValueError(f"Complex data not supported: {name} has dtype {arr.dtype}")
-    if arr.dtype.kind not in "fiub":
-        arr = np.asarray(arr, dtype=np.float64)  # object arrays of numbers; TypeError otherwise
-    arr = np.asarray(arr, dtype=np.float64)
+    arr = np.asarray(arr, dtype=np.float64)  # object arrays of numbers too; TypeError otherwise
     if arr.ndim != 2:
         raise ValueError(f"Expected 2D array for {name}, got {arr.ndim}D array of shape "
                          f"{arr.shape} instead. Reshape your data either using "
@@ -295,6 +293,52 @@ def _positive(value, name, *, integral=False, allow_zero=False):
         raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
                          f"{what}, got {value!r}")
     return value
+
+
+def _logistic_objective(X, y_index, n_classes, C, *, sample_weight=None, label_smoothing=0.0,
+                        fit_intercept=True, n_threads=None):
+    """LogisticRegression(solver="lbfgs")'s objective as a LinearObjective:
+    weighted mean loss + ||coef||^2 / (2 C sum(sample_weight)); the binary
+    logistic model (smoothed targets (1 - eps) y + eps / 2) for 2 classes,
+    multinomial cross-entropy otherwise. y_index holds 0..n_classes-1."""
+    sw_sum = float(np.sum(sample_weight)) if sample_weight is not None else float(len(y_index))
+    l2 = 1.0 / (C * sw_sum)
+    if n_classes == 2:
+        target = y_index.astype(np.float64) * (1.0 - label_smoothing) + label_smoothing / 2
+        return loss_function("binary_cross_entropy_with_logits", X, target,
+                             fit_intercept=fit_intercept, l2=l2, sample_weight=sample_weight,
+                             n_threads=n_threads)
+    return loss_function("cross_entropy", X, y_index, n_classes=n_classes,
+                         fit_intercept=fit_intercept, l2=l2, sample_weight=sample_weight,
+                         label_smoothing=label_smoothing, n_threads=n_threads)
+
+
+def _objective_at(X, y, coef, intercept, C, sample_weight=None):
+    """LogisticRegression's objective at a solution given in scikit-learn's
+    layout (coef (n_classes, n_features), or (1, n_features) for 2 classes):
+    how the benchmarks, the demo and the tests compare solvers."""
+    classes, y_index = np.unique(y, return_inverse=True)
+    fun = _logistic_objective(np.asarray(X, dtype=np.float64), y_index, len(classes), C,
+                              sample_weight=sample_weight)
+    return fun(np.concatenate([np.asarray(coef).T.ravel(), np.ravel(intercept)]))[0]
+
+
+def _lbfgs(fun, x0, *, max_iter, tol, callback=None):
+    """scipy's L-BFGS-B with LogisticRegression's settings (gtol=tol, maxls=50,
+    ftol=64 eps) on ``fun(params) -> (loss, grad)``; returns the OptimizeResult.
+
+    BLAS runs on one thread meanwhile: L-BFGS-B's own BLAS calls are on
+    vectors of n_params, and with more threads the worker pools of the
+    OpenBLAS builds of numpy and scipy busy-wait against each other and the
+    objective's threads (a digits fit measured 19x slower on 2 cores). The
+    objective parallelises itself (chunk threads, OpenMP).
+    """
+    from scipy.optimize import minimize
+
+    with one_blas_thread(rescan=True):
+        return minimize(fun, x0, method="L-BFGS-B", jac=True, callback=callback,
+                        options={"maxiter": max_iter, "maxls": 50, "gtol": tol,
+                                 "ftol": 64 * np.finfo(float).eps})
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -412,8 +456,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        from scipy.optimize import minimize
-
         C = _positive(self.C, "C")
         max_iter = _positive(self.max_iter, "max_iter", integral=True, allow_zero=True)
         tol = _positive(self.tol, "tol", allow_zero=True)
@@ -439,28 +481,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             if kept.size < 2:
                 raise ValueError("sample_weight (times class_weight) leaves positive weight on "
                                  f"{kept.size} class(es); at least 2 classes are needed")
-        sw_sum = float(sw.sum()) if sw is not None else float(n_samples)
-        l2 = 1.0 / (C * sw_sum)
-        if n_classes == 2:
-            target = y_index.astype(np.float64) * (1.0 - eps) + eps / 2
-            fun = loss_function("binary_cross_entropy_with_logits", X, target,
-                                fit_intercept=self.fit_intercept, l2=l2, sample_weight=sw,
-                                n_threads=self.n_threads)
-        else:
-            fun = loss_function("cross_entropy", X, y_index, n_classes=n_classes,
-                                fit_intercept=self.fit_intercept, l2=l2, sample_weight=sw,
-                                label_smoothing=eps, n_threads=self.n_threads)
-        # BLAS on one thread while fitting: L-BFGS-B's own BLAS calls are on
-        # vectors of n_params, and with more threads the worker pools of the
-        # OpenBLAS builds of numpy and scipy busy-wait against each other and
-        # the objective's threads (a digits fit measured 19x slower on 2
-        # cores). The objective parallelises itself (chunk threads, OpenMP).
-        with one_blas_thread(rescan=True):
-            progress = _Progress(fun, verbose)
-            result = minimize(progress, fun.initial_params(), method="L-BFGS-B", jac=True,
-                              callback=progress.callback if verbose else None,
-                              options={"maxiter": max_iter, "maxls": 50, "gtol": tol,
-                                       "ftol": 64 * np.finfo(float).eps})
+        fun = _logistic_objective(X, y_index, n_classes, C, sample_weight=sw,
+                                  label_smoothing=eps, fit_intercept=self.fit_intercept,
+                                  n_threads=self.n_threads)
+        progress = _Progress(fun)
+        result = _lbfgs(progress, fun.initial_params(), max_iter=max_iter, tol=tol,
+                        callback=progress.callback if verbose else None)
         if result.status == 1 or (max_iter > 0 and result.nit >= max_iter):
             warnings.warn(f"L-BFGS-B stopped after max_iter={max_iter} iterations before "
                           f"reaching tol={tol}: increase max_iter or scale the data.",
@@ -517,11 +543,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
 
 class _Progress:
-    """Wraps the objective to remember the last evaluation, and prints one line
-    per L-BFGS iteration when verbose."""
+    """Wraps the objective to remember the last evaluation; its callback
+    prints one line per L-BFGS iteration (verbose fits)."""
 
-    def __init__(self, fun, verbose):
-        self.fun, self.verbose, self.iteration = fun, verbose, 0
+    def __init__(self, fun):
+        self.fun, self.iteration = fun, 0
         self.last_x = self.last = None
 
     def __call__(self, params):
