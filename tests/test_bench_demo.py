@@ -170,3 +170,12 @@ def test_bench_catalogue_covers_the_registry(capsys):
         assert float(fast_ms) > 0 and float(numpy_ms) > 0 and ratio.endswith("x")
         if mode == "loss+grad":
             assert _registry.REGISTRY[name].has_grad
+
+
+@pytest.mark.parametrize("args", [["--repeat", "0"], ["--C", "0"], ["--C", "nan"],
+                                  ["--tol", "-1"]])
+def test_demo_rejects_bad_options(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["demo"] + args)
+    assert exc.value.code == 2
+    assert "--repeat must be >= 1, --C > 0 and --tol >= 0" in capsys.readouterr().err

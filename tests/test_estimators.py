@@ -304,3 +304,15 @@ def test_loss_function_single_class_cross_entropy():
     assert coef.shape == (X.shape[1], 1) and intercept.shape == (1,)
     loss, grad = fun(np.arange(fun.n_params, dtype=float))
     assert loss == 0.0 and not grad.any()
+
+
+def test_loss_function_propagates_nan_in_X():
+    """A nan feature makes its row's loss nan, as cross_entropy does (fitting
+    rejects it earlier: SoftmaxRegression checks X)."""
+    X, y = small_problem()
+    X = X.copy()
+    X[4, 2] = np.nan
+    for name, target in [("cross_entropy", y), ("mse_loss", y.astype(float))]:
+        fun = loss_function(name, X, target)
+        loss, grad = fun(np.full(fun.n_params, 0.1))
+        assert np.isnan(loss) and np.isnan(grad).any(), name
