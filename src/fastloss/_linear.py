@@ -53,12 +53,7 @@ def _chunk_rows(chunk_size, n_classes, itemsize):
 def _linear_operands(X, coef, intercept):
     """X (any layout, float32/float64), coef (n_features, n_classes) and
     intercept (n_classes,) of X's dtype."""
-    X_arr = v.as_real_array(X, "X")
-    if X_arr.dtype not in v.FLOAT_DTYPES:
-        raise TypeError(f"X must be float32 or float64, got dtype {X_arr.dtype} "
-                        "(convert with X.astype(np.float64))")
-    if X_arr.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X_arr.shape}")
+    X_arr = v.float_matrix(X, "X", axes="n_samples, n_features", contiguous=False)
     coef_arr = v.as_real_array(coef, "coef")
     if coef_arr.ndim != 2 or coef_arr.shape[0] != X_arr.shape[1]:
         raise ValueError(f"coef must have shape (n_features, n_classes) = ({X_arr.shape[1]}, k), "

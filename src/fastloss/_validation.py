@@ -24,17 +24,17 @@ def as_real_array(value, name):
     return arr
 
 
-def float_matrix(value, name):
-    """A 2-D float32/float64 C-contiguous array: `value` itself when it
-    already is one, else one copy (other layouts)."""
+def float_matrix(value, name, *, axes="n_samples, n_classes", contiguous=True):
+    """A 2-D float32/float64 array: C-contiguous (`value` itself when it
+    already is, else one copy) unless contiguous=False (any layout, no copy)."""
     arr = as_real_array(value, name)
     if arr.dtype not in FLOAT_DTYPES:
         raise TypeError(
             f"{name} must be float32 or float64, got dtype {arr.dtype} "
             f"(convert with {name}.astype(np.float64))")
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_classes), got shape {arr.shape}")
-    return np.ascontiguousarray(arr)
+        raise ValueError(f"{name} must be 2-D ({axes}), got shape {arr.shape}")
+    return np.ascontiguousarray(arr) if contiguous else arr
 
 
 def class_index_target(target, n_samples, name="target"):
