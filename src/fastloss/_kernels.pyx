@@ -62,6 +62,8 @@ cdef extern from "_rowops.h" nogil:
     double fl_exp_d(double x)
     float fl_exp_f(float x)
     double fl_log1p_d(double x)
+    int fl_vexp_v4_d(const double *x, double *out, Py_ssize_t n)
+    int fl_vexp_v4_f(const float *x, float *out, Py_ssize_t n)
 
 cdef extern from *:
     """
@@ -369,6 +371,20 @@ def vexp(const floating[::1] x, floating[::1] out):
                 out[i] = fl_exp_d(x[i])
             else:
                 out[i] = fl_exp_f(x[i])
+
+
+def vexp_v4(const floating[::1] x, floating[::1] out):
+    """Test hook: OUT out = the AVX-512 exp of the wide rows (fl_exp_v4_*) of x.
+    Returns False, leaving out alone, when this CPU or build has no such path."""
+    cdef int ran
+    if x.shape[0] == 0:
+        return True
+    with nogil:
+        if floating is double:
+            ran = fl_vexp_v4_d(&x[0], &out[0], x.shape[0])
+        else:
+            ran = fl_vexp_v4_f(&x[0], &out[0], x.shape[0])
+    return bool(ran)
 
 
 def vlog1p(const double[::1] x, double[::1] out):

@@ -49,57 +49,153 @@ FL_INLINE double FL_SUFFIX(fl_shifted)(FL_T x, FL_T inv_t, FL_T m_scaled)
     int at_max = ((xj) == (m)) | (z_##v == (m_scaled));  \
     v = at_max ? (FL_T)1 : v;
 
-/* Adds exp(x_j * inv_t - m_scaled) over the elements NOT equal to m to *rest
- * (in double) and the number equal to m to *count, for skip <= j < n. If `e`
- * is not NULL, e[j] receives every exp (1 at the max) for all j < n, so a
- * gradient needs no second exp. A nan in x makes *rest nan. */
-FL_INLINE void FL_SUFFIX(fl_span_sumexp)(const FL_T *x, Py_ssize_t n, Py_ssize_t skip, FL_T m,
-                                         FL_T m_scaled, FL_T inv_t, FL_T *e,
-                                         double *rest, Py_ssize_t *count)
+/* One block of a wide row, x[0..FL_BLOCK): adds exp(x_l * inv_t - m_scaled)
+ * of the elements not equal to m to the lane sums acc[l] (in double) and
+ * counts those equal to m in cnt[l], except for lanes l < skip (counted by the
+ * previous block: see fl_row_norm). If `e` is not NULL, e[l] receives every
+ * exp (1 at the max). A nan makes its lane's sum nan. */
+FL_INLINE void FL_SUFFIX(fl_block_sumexp)(const FL_T *x, Py_ssize_t skip, FL_T m, FL_T m_scaled,
+                                          FL_T inv_t, FL_T *e, double acc[FL_BLOCK],
+                                          FL_UINT cnt[FL_BLOCK])
 {
-    double r = 0.0;
-    Py_ssize_t k = 0, j;
-    if (e != NULL) {
-#pragma omp simd reduction(+:r, k)
-        for (j = 0; j < n; ++j) {
-            FL_NORM_TERM(x[j], m, m_scaled, inv_t, v, at_max)
-            e[j] = v;
-            r += at_max || j < skip ? 0.0 : (double)v;
-            k += at_max && j >= skip;
-        }
-    } else {
-#pragma omp simd reduction(+:r, k)
-        for (j = 0; j < n; ++j) {
-            FL_NORM_TERM(x[j], m, m_scaled, inv_t, v, at_max)
-            r += at_max || j < skip ? 0.0 : (double)v;
-            k += at_max && j >= skip;
-        }
+    Py_ssize_t l;
+#pragma omp simd
+    for (l = 0; l < FL_BLOCK; ++l) {
+        FL_NORM_TERM(x[l], m, m_scaled, inv_t, v, at_max)
+        if (e != NULL)
+            e[l] = v;
+        acc[l] += at_max || l < skip ? 0.0 : (double)v;
+        cnt[l] += (FL_UINT)(at_max && l >= skip);
     }
-    *rest += r;
-    *count += k;
 }
 
-/* The normaliser of one wide row (n > FL_BLOCK): returns m_scaled = inv_t *
- * max_j x_j and sets *log_norm = log sum_j exp(x_j * inv_t - m_scaled),
- * computed as log1p(rest + n_at_max - 1) with the max terms (each exactly 1)
- * kept out of `rest` (accurate when the row is dominated by its max), and
- * *total = the sum. The row is walked in whole blocks of FL_BLOCK elements; the
- * last partial block is done as the row's final FL_BLOCK elements, skipping in
- * the sums those already counted (a scalar remainder loop of exps cost 40 % at
- * n = 100). Their exps are stored twice, with the same value. */
+/* Sums of fl_block_sumexp over a whole wide row (n >= FL_BLOCK): whole blocks,
+ * then the last partial block done as the row's final FL_BLOCK elements,
+ * skipping those already counted (a scalar remainder loop of exps cost 40 % at
+ * n = 100). Their exps are stored twice, with the same value. Inlined with e
+ * NULL or not, so the loss-only loop has no stores. */
+FL_INLINE void FL_SUFFIX(fl_row_sumexp)(const FL_T *x, Py_ssize_t n, FL_T m, FL_T m_scaled,
+                                        FL_T inv_t, FL_T *e, double acc[FL_BLOCK],
+                                        FL_UINT cnt[FL_BLOCK])
+{
+    Py_ssize_t l, start = 0, n_main = n - n % FL_BLOCK;
+    double run[FL_BLOCK];
+    while (start < n_main) {   /* runs of FL_RUN blocks, each summed on its own */
+        Py_ssize_t end = start + FL_RUN * FL_BLOCK < n_main ? start + FL_RUN * FL_BLOCK : n_main;
+#pragma omp simd
+        for (l = 0; l < FL_BLOCK; ++l)
+            run[l] = 0.0;
+        for (; start < end; start += FL_BLOCK)
+            FL_SUFFIX(fl_block_sumexp)(x + start, 0, m, m_scaled, inv_t,
+                                       e != NULL ? e + start : NULL, run, cnt);
+#pragma omp simd
+        for (l = 0; l < FL_BLOCK; ++l)
+            acc[l] += run[l];
+    }
+    if (n_main < n)
+        FL_SUFFIX(fl_block_sumexp)(x + n - FL_BLOCK, n_main - (n - FL_BLOCK), m, m_scaled, inv_t,
+                                   e != NULL ? e + n - FL_BLOCK : NULL, acc, cnt);
+}
+
+#ifdef FL_HAVE_V4
+/* One vector of fl_row_norm_v4: the lanes in `valid` of x (and e) only. */
+FL_V4_INLINE void FL_SUFFIX(fl_norm_step_v4)(const FL_T *x, FL_T *e, __mmask16 valid, FL_VEC m,
+                                             FL_VEC m_scaled, FL_VEC inv_t, __m512d *lo,
+                                             __m512d *hi, Py_ssize_t *count)
+{
+    FL_VEC xv = FL_V(maskz_loadu)(valid, x), zs = FL_V(mul)(xv, inv_t), v;
+    __mmask16 at_max = (FL_V_CMP_MASK(xv, m, _CMP_EQ_OQ)
+                        | FL_V_CMP_MASK(zs, m_scaled, _CMP_EQ_OQ)) & valid;
+    v = FL_V(mask_mov)(FL_EXP_V4(FL_V(sub)(zs, m_scaled)), at_max, FL_V(set1)(1));
+    if (e != NULL)
+        FL_V(mask_storeu)(e, valid, v);
+    FL_SUM_LANES_V4(lo, hi, v, valid & ~at_max);
+    *count += __builtin_popcount(at_max);
+}
+
+/* fl_row_norm in AVX-512 intrinsics, for the v4 clone: the same sums (FL_NORM_TERM
+ * per element, per-lane double sums added up as a tree) but gcc's code for the
+ * portable loops spent ~45 instructions per vector, and the row's last partial
+ * vector is read and written through masks (masked-off lanes are not touched). */
+FL_V4 FL_T FL_SUFFIX(fl_row_norm_v4)(const FL_T *x, Py_ssize_t n, FL_T inv_t, FL_T *e,
+                                     double *log_arg, double *total)
+{
+    const __mmask16 all = (1u << FL_VEC_N) - 1, tail = (1u << (n % FL_VEC_N)) - 1;
+    const Py_ssize_t n_main = n - n % FL_VEC_N;
+    FL_VEC mv = FL_V(set1)(-INFINITY), ms, iv = FL_V(set1)(inv_t);
+    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+    Py_ssize_t j, count = 0;
+    FL_T m;
+    double rest;
+    for (j = 0; j < n_main; j += FL_VEC_N)   /* vmax returns its 2nd operand if one is nan */
+        mv = FL_V(max)(FL_V(loadu)(x + j), mv);
+    mv = FL_V(max)(FL_V(mask_loadu)(mv, tail, x + n_main), mv);
+    m = FL_V(reduce_max)(mv);
+    mv = FL_V(set1)(m);
+    ms = FL_V(set1)(m * inv_t);
+    for (j = 0; j < n_main;) {   /* runs of FL_RUN vectors, as fl_row_sumexp */
+        Py_ssize_t end = j + FL_RUN * FL_VEC_N < n_main ? j + FL_RUN * FL_VEC_N : n_main;
+        __m512d run_lo = _mm512_setzero_pd(), run_hi = _mm512_setzero_pd();
+        if (e != NULL)
+            for (; j < end; j += FL_VEC_N)
+                FL_SUFFIX(fl_norm_step_v4)(x + j, e + j, all, mv, ms, iv, &run_lo, &run_hi,
+                                           &count);
+        else
+            for (; j < end; j += FL_VEC_N)
+                FL_SUFFIX(fl_norm_step_v4)(x + j, NULL, all, mv, ms, iv, &run_lo, &run_hi,
+                                           &count);
+        lo = _mm512_add_pd(lo, run_lo);
+        hi = _mm512_add_pd(hi, run_hi);
+    }
+    if (tail)
+        FL_SUFFIX(fl_norm_step_v4)(x + j, e != NULL ? e + j : NULL, tail, mv, ms, iv, &lo, &hi,
+                                   &count);
+    rest = _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+    *total = rest + (double)count;
+    *log_arg = rest + ((double)count - 1.0);
+    return m * inv_t;
+}
+#endif
+
+/* The normaliser of one wide row (n >= FL_BLOCK): returns m_scaled = inv_t *
+ * max_j x_j and sets *log_arg = sum_j exp(x_j * inv_t - m_scaled) - 1 (for a
+ * log1p: accurate when the row is dominated by its max), with the max terms
+ * (each exactly 1) kept out of the exps' sum, and *total = the sum. The sums
+ * are kept per lane and added up once per row as a tree (in a fixed order: a
+ * sum of the lanes in lane order was a serial chain of 16 dependent adds per
+ * row, a third of the time at n = 100). */
 FL_INLINE FL_T FL_SUFFIX(fl_row_norm)(const FL_T *x, Py_ssize_t n, FL_T inv_t, FL_T *e,
                                       double *log_arg, double *total)
 {
-    FL_T m = FL_SUFFIX(fl_row_max)(x, n), m_scaled = m * inv_t;
-    double rest = 0.0;
-    Py_ssize_t count = 0, n_main = n - n % FL_BLOCK;
-    FL_SUFFIX(fl_span_sumexp)(x, n_main, 0, m, m_scaled, inv_t, e, &rest, &count);
-    if (n_main < n)
-        FL_SUFFIX(fl_span_sumexp)(x + n - FL_BLOCK, FL_BLOCK, n_main - (n - FL_BLOCK), m,
-                                  m_scaled, inv_t, e != NULL ? e + n - FL_BLOCK : NULL,
-                                  &rest, &count);
-    *total = rest + (double)count;
-    *log_arg = rest + (double)(count - 1);
+    FL_T m, m_scaled;
+    double acc[FL_BLOCK];
+    FL_UINT cnt[FL_BLOCK];
+    Py_ssize_t l;
+#ifdef FL_HAVE_V4
+    if (fl_v4())
+        return FL_SUFFIX(fl_row_norm_v4)(x, n, inv_t, e, log_arg, total);
+#endif
+    m = FL_SUFFIX(fl_row_max)(x, n);
+    m_scaled = m * inv_t;
+#pragma omp simd
+    for (l = 0; l < FL_BLOCK; ++l) {
+        acc[l] = 0.0;
+        cnt[l] = 0;
+    }
+    if (e != NULL)
+        FL_SUFFIX(fl_row_sumexp)(x, n, m, m_scaled, inv_t, e, acc, cnt);
+    else
+        FL_SUFFIX(fl_row_sumexp)(x, n, m, m_scaled, inv_t, NULL, acc, cnt);
+    /* halving folds of constant width, so each becomes register shuffles */
+#define FL_FOLD(width)                         \
+    for (l = 0; l < (width); ++l) {            \
+        acc[l] += acc[l + (width)];            \
+        cnt[l] += cnt[l + (width)];            \
+    }
+    FL_FOLD(8) FL_FOLD(4) FL_FOLD(2) FL_FOLD(1)
+#undef FL_FOLD
+    *total = acc[0] + (double)cnt[0];
+    *log_arg = acc[0] + ((double)cnt[0] - 1.0);
     return m_scaled;
 }
 
@@ -370,13 +466,50 @@ FL_INLINE void FL_SUFFIX(fl_lanes_norm)(const FL_T *x, Py_ssize_t lanes, Py_ssiz
     }
 }
 
+#ifdef FL_HAVE_V4
+FL_V4 void FL_SUFFIX(fl_row_affine_v4)(FL_T *g, Py_ssize_t n, double a, double c,
+                                       const double *w)
+{
+    Py_ssize_t j;
+    for (j = 0; j < n; j += FL_VEC_N) {
+        __mmask16 valid = n - j >= FL_VEC_N ? (1u << FL_VEC_N) - 1 : (1u << (n - j)) - 1;
+        FL_VEC v = FL_V(maskz_loadu)(valid, g + j);
+        FL_V(mask_storeu)(g + j, valid,
+                          FL_AFFINE_V4(v, a, c, w != NULL ? w + j : NULL, valid));
+    }
+}
+#endif
+
+/* g_j = a g_j - c w_j over one row (w == NULL means w_j = 1), rounded once from
+ * double precision. */
+FL_INLINE void FL_SUFFIX(fl_row_affine)(FL_T *g, Py_ssize_t n, double a, double c,
+                                        const double *w)
+{
+    Py_ssize_t j;
+#ifdef FL_HAVE_V4
+    if (fl_v4()) {
+        FL_SUFFIX(fl_row_affine_v4)(g, n, a, c, w);
+        return;
+    }
+#endif
+    if (w == NULL) {
+#pragma omp simd
+        for (j = 0; j < n; ++j)
+            g[j] = (FL_T)(a * (double)g[j] - c);
+    } else {
+#pragma omp simd
+        for (j = 0; j < n; ++j)
+            g[j] = (FL_T)(a * (double)g[j] - c * w[j]);
+    }
+}
+
 /* Row i of fl_ce_spec for a wide row: its loss, and its gradient from the
  * exps held in g (if g is not NULL). */
 FL_INLINE void FL_SUFFIX(fl_row_ce)(const FL_T *x, FL_T *g, Py_ssize_t n, FL_T inv_t,
                                     FL_T m_scaled, double log_norm, double total,
                                     const fl_ce_spec *ce, Py_ssize_t i)
 {
-    Py_ssize_t j, y = ce->y == NULL ? FL_NO_TARGET : ce->y[i] == ce->ignore ? FL_ZERO_ROW
+    Py_ssize_t y = ce->y == NULL ? FL_NO_TARGET : ce->y[i] == ce->ignore ? FL_ZERO_ROW
                                     : ce->y[i];
     const double *w = ce->w;
     double a, b, c, e_y = y >= 0 && g != NULL ? (double)g[y] : 0.0;
@@ -394,15 +527,7 @@ FL_INLINE void FL_SUFFIX(fl_row_ce)(const FL_T *x, FL_T *g, Py_ssize_t n, FL_T i
         memset(g, 0, n * sizeof(FL_T));
         return;
     }
-    if (w == NULL) {
-#pragma omp simd
-        for (j = 0; j < n; ++j)
-            g[j] = (FL_T)(a * (double)g[j] - c);
-    } else {
-#pragma omp simd
-        for (j = 0; j < n; ++j)
-            g[j] = (FL_T)(a * (double)g[j] - c * w[j]);
-    }
+    FL_SUFFIX(fl_row_affine)(g, n, a, c, w);
     /* the target entry again in double from e_y, so p_y ~ 1 does not cancel in float32 */
     if (y >= 0)
         g[y] = (FL_T)(a * e_y - c * (w != NULL ? w[y] : 1.0) - b);
@@ -489,7 +614,7 @@ FL_CLONES static void FL_SUFFIX(fl_rows_affine)(FL_T *g, Py_ssize_t n_rows, Py_s
                                                 const double *a, const double *c,
                                                 const double *w)
 {
-    Py_ssize_t i, j;
+    Py_ssize_t i;
     if (n_cols <= FL_NARROW_MAX) {
         for (i = 0; i + FL_LANES <= n_rows; i += FL_LANES)
             FL_SUFFIX(fl_lanes_affine)(g + i * n_cols, FL_LANES, n_cols, a + i, c + i, w);
@@ -497,19 +622,8 @@ FL_CLONES static void FL_SUFFIX(fl_rows_affine)(FL_T *g, Py_ssize_t n_rows, Py_s
             FL_SUFFIX(fl_lanes_affine)(g + i * n_cols, n_rows - i, n_cols, a + i, c + i, w);
         return;
     }
-    for (i = 0; i < n_rows; ++i) {
-        FL_T *row = g + i * n_cols;
-        double a_i = a[i], c_i = c[i];
-        if (w == NULL) {
-#pragma omp simd
-            for (j = 0; j < n_cols; ++j)
-                row[j] = (FL_T)(a_i * (double)row[j] - c_i);
-        } else {
-#pragma omp simd
-            for (j = 0; j < n_cols; ++j)
-                row[j] = (FL_T)(a_i * (double)row[j] - c_i * w[j]);
-        }
-    }
+    for (i = 0; i < n_rows; ++i)
+        FL_SUFFIX(fl_row_affine)(g + i * n_cols, n_cols, a[i], c[i], w);
 }
 
 /* out_j = (x_j * inv_t - m_scaled) - log_norm, the difference in double. */
@@ -520,6 +634,31 @@ FL_CLONES static void FL_SUFFIX(fl_row_log_softmax)(const FL_T *x, Py_ssize_t n,
 #pragma omp simd
     for (j = 0; j < n; ++j)
         out[j] = (FL_T)(FL_SUFFIX(fl_shifted)(x[j], inv_t, m_scaled) - log_norm);
+}
+
+/* Test hook (tests/test_vexp.py): out = FL_EXP_V4(x), returning 1, when the
+ * AVX-512 wide-row path runs on this CPU; else returns 0, out untouched. */
+#ifdef FL_HAVE_V4
+FL_V4 void FL_SUFFIX(fl_vexp_v4_run)(const FL_T *x, FL_T *out, Py_ssize_t n)
+{
+    Py_ssize_t j;
+    for (j = 0; j < n; j += FL_VEC_N) {
+        __mmask16 valid = n - j >= FL_VEC_N ? (1u << FL_VEC_N) - 1 : (1u << (n - j)) - 1;
+        FL_V(mask_storeu)(out + j, valid, FL_EXP_V4(FL_V(maskz_loadu)(valid, x + j)));
+    }
+}
+#endif
+
+static int FL_SUFFIX(fl_vexp_v4)(const FL_T *x, FL_T *out, Py_ssize_t n)
+{
+#ifdef FL_HAVE_V4
+    if (fl_v4()) {
+        FL_SUFFIX(fl_vexp_v4_run)(x, out, n);
+        return 1;
+    }
+#endif
+    (void)x, (void)out, (void)n;
+    return 0;
 }
 
 /* The template's parameters, for the next instantiation. */
@@ -534,3 +673,8 @@ FL_CLONES static void FL_SUFFIX(fl_row_log_softmax)(const FL_T *x, Py_ssize_t n,
 #undef FL_VEC_N
 #undef FL_VEC_LOAD
 #undef FL_VEC_STORE
+#undef FL_V
+#undef FL_V_CMP_MASK
+#undef FL_EXP_V4
+#undef FL_SUM_LANES_V4
+#undef FL_AFFINE_V4

@@ -94,6 +94,49 @@ FL_INLINE float fl_exp_f(float x)
              * fl_bits_to_float((uint32_t)(k2 + 127) << 23);
 }
 
+#ifdef FL_HAVE_V4
+/* fl_exp_d and fl_exp_f for 8 doubles or 16 floats in AVX-512 intrinsics, for
+ * the hand-vectorised wide rows of the AVX-512 clone (_rowops.h): the same
+ * clamps, reduction and polynomial, but 2^n applied by vscalef, which rounds a
+ * subnormal or overflowing result once, in one instruction (the two-step
+ * scaling above took 8 of the loop's 45 instructions). nan in -> nan out: the
+ * clamps return their second operand when either is nan. */
+#define FL_DEFINE_EXP_V4(name, VEC, S, clamp_hi, clamp_lo, log2e, shifter_, ln2_hi_, ln2_lo_, \
+                         first_coefficient, HORNER_STEPS)                                   \
+    FL_V4_INLINE VEC name(VEC x)                                                            \
+    {                                                                                       \
+        const VEC shifter = _mm512_set1_##S(shifter_);                                      \
+        VEC t, n, r, p;                                                                     \
+        x = _mm512_min_##S(_mm512_set1_##S(clamp_hi), x);                                   \
+        x = _mm512_max_##S(_mm512_set1_##S(clamp_lo), x);                                   \
+        t = _mm512_fmadd_##S(x, _mm512_set1_##S(log2e), shifter);                           \
+        n = _mm512_sub_##S(t, shifter);                                                     \
+        r = _mm512_fnmadd_##S(n, _mm512_set1_##S(ln2_hi_), x);                              \
+        r = _mm512_fnmadd_##S(n, _mm512_set1_##S(ln2_lo_), r);                              \
+        p = _mm512_set1_##S(first_coefficient);                                             \
+        HORNER_STEPS                                                                        \
+        return _mm512_scalef_##S(p, n);                                                     \
+    }
+
+/* The constants and polynomials of fl_exp_d and fl_exp_f. */
+#define FL_H(c) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(c));
+FL_DEFINE_EXP_V4(fl_exp_v4_d, __m512d, pd, 710.0, -746.0, 1.4426950408889634074,
+                 6755399441055744.0, 6.93147180369123816490e-01, 1.90821492927058770002e-10,
+                 1.0 / 6227020800.0,
+                 FL_H(1.0 / 479001600.0) FL_H(1.0 / 39916800.0) FL_H(1.0 / 3628800.0)
+                 FL_H(1.0 / 362880.0) FL_H(1.0 / 40320.0) FL_H(1.0 / 5040.0) FL_H(1.0 / 720.0)
+                 FL_H(1.0 / 120.0) FL_H(1.0 / 24.0) FL_H(1.0 / 6.0) FL_H(0.5) FL_H(1.0)
+                 FL_H(1.0))
+#undef FL_H
+#define FL_H(c) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+FL_DEFINE_EXP_V4(fl_exp_v4_f, __m512, ps, 89.0f, -104.0f, 1.44269504088896341f, 12582912.0f,
+                 6.9314575195e-01f, 1.4286067653e-06f, 1.0f / 5040.0f,
+                 FL_H(1.0f / 720.0f) FL_H(1.0f / 120.0f) FL_H(1.0f / 24.0f) FL_H(1.0f / 6.0f)
+                 FL_H(0.5f) FL_H(1.0f) FL_H(1.0f))
+#undef FL_H
+#undef FL_DEFINE_EXP_V4
+#endif
+
 /* k ln2 + log(1 + f) + correction, for 1 + f in [sqrt(1/2), sqrt(2)) with f
  * exact, to <= 1 ulp. With s = f / (2 + f):
  *   log(1 + f) = 2 atanh(s) = f - (f^2/2 - s (f^2/2 + R)),  R = 2 (s^2/3 + s^4/5 + ...)
