@@ -103,6 +103,16 @@ def test_bad_temperature(func, temperature):
         f(*args, temperature=temperature)
 
 
+@pytest.mark.parametrize("func", ["cross_entropy", "logsumexp", "softmax", "log_softmax"])
+def test_temperature_too_small_for_float32(func):
+    # 1/1e-39 is finite in float64 but not in float32, where the kernels scale
+    f = getattr(fastloss, func)
+    args = (LABELS,) if func == "cross_entropy" else ()
+    with pytest.raises(ValueError, match="temperature=1e-39 is too small for float32"):
+        f(np.asarray(LOGITS, dtype=np.float32), *args, temperature=1e-39)
+    f(np.asarray(LOGITS, dtype=np.float64), *args, temperature=1e-39)   # float64: accepted
+
+
 def test_temperature_must_be_a_number():
     with pytest.raises(TypeError, match="temperature must be a real number"):
         fastloss.softmax(LOGITS, temperature="2")

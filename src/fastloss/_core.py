@@ -48,8 +48,8 @@ def logsumexp(x, *, temperature=1.0, out=None, n_threads=None):
     >>> fastloss.logsumexp(np.array([[0.0, 0.0], [1000.0, -np.inf]])).round(6).tolist()
     [0.693147, 1000.0]
     """
-    inv_t = v.inverse_temperature(temperature)
     x_arr = v.float_matrix(x, "x")
+    inv_t = v.inverse_temperature(temperature, x_arr.dtype)
     n, n_cols = x_arr.shape
     out = v.output_buffer(out, (n,), x_arr.dtype, "out", [("x", x)])
     threads = resolve_n_threads(n_threads, x_arr.size)
@@ -58,8 +58,8 @@ def logsumexp(x, *, temperature=1.0, out=None, n_threads=None):
 
 
 def _softmax_family(x, temperature, out, n_threads, log_output):
-    inv_t = v.inverse_temperature(temperature)
     x_arr = v.float_matrix(x, "x")
+    inv_t = v.inverse_temperature(temperature, x_arr.dtype)
     out = v.output_buffer(out, x_arr.shape, x_arr.dtype, "out", [("x", x)])
     threads = resolve_n_threads(n_threads, x_arr.size)
     _kernels.softmax_rows(x_arr, inv_t, out, log_output, threads)
@@ -228,7 +228,7 @@ def cross_entropy(logits, target, *, class_weight=None, sample_weight=None, igno
     reduction = v.reduction(reduction)
     return_grad = _flag(return_grad, "return_grad")
     eps = v.label_smoothing(label_smoothing)
-    inv_t = v.inverse_temperature(temperature)
+    inv_t = v.inverse_temperature(temperature, logits_arr.dtype)
     ignore = v.ignore_index(ignore_index)
     target_arr, is_proba, cw, sw, denominator = _ce_target_and_weights(
         target, class_weight, sample_weight, ignore, logits_arr.shape)

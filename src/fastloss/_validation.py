@@ -101,13 +101,16 @@ def real_scalar(value, name):
     return float(value)
 
 
-def inverse_temperature(temperature):
+def inverse_temperature(temperature, dtype=np.float64):
+    """1 / temperature, checked to be finite in `dtype` (the kernels scale float32
+    logits by it in float32: an infinite scale would turn 0 * inf into nan)."""
     t = real_scalar(temperature, "temperature")
     if not (math.isfinite(t) and t > 0):
         raise ValueError(f"temperature must be finite and > 0, got {temperature!r}")
     inv_t = 1.0 / t
-    if not math.isfinite(inv_t):
-        raise ValueError(f"temperature={temperature!r} is too small: 1/temperature overflows")
+    if not inv_t <= float(np.finfo(dtype).max):
+        raise ValueError(f"temperature={temperature!r} is too small for {np.dtype(dtype).name} "
+                         f"logits: 1/temperature overflows")
     return inv_t
 
 

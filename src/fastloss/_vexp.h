@@ -100,14 +100,17 @@ FL_INLINE float fl_exp_f(float x)
  * clamps, reduction and polynomial, but 2^n applied by vscalef, which rounds a
  * subnormal or overflowing result once, in one instruction (the two-step
  * scaling above took 8 of the loop's 45 instructions). nan in -> nan out: the
- * clamps return their second operand when either is nan. */
+ * clamps return their second operand when either is nan. may_overflow = 0 (a
+ * constant at the call) drops the upper clamp for arguments known to be <= 0
+ * or nan (+inf must not reach it: it would give nan). */
 #define FL_DEFINE_EXP_V4(name, VEC, S, clamp_hi, clamp_lo, log2e, shifter_, ln2_hi_, ln2_lo_, \
                          first_coefficient, HORNER_STEPS)                                   \
-    FL_V4_INLINE VEC name(VEC x)                                                            \
+    FL_V4_INLINE VEC name(VEC x, int may_overflow)                                          \
     {                                                                                       \
         const VEC shifter = _mm512_set1_##S(shifter_);                                      \
         VEC t, n, r, p;                                                                     \
-        x = _mm512_min_##S(_mm512_set1_##S(clamp_hi), x);                                   \
+        if (may_overflow)                                                                   \
+            x = _mm512_min_##S(_mm512_set1_##S(clamp_hi), x);                               \
         x = _mm512_max_##S(_mm512_set1_##S(clamp_lo), x);                                   \
         t = _mm512_fmadd_##S(x, _mm512_set1_##S(log2e), shifter);                           \
         n = _mm512_sub_##S(t, shifter);                                                     \
