@@ -81,10 +81,11 @@ def test_cross_entropy_loss_and_gradient_within_a_few_ulp(shape, dtype):
                 floor=p[rows, target]).max() <= MAX_ULP
 
 
+@pytest.mark.parametrize("shape", [(301, 10), (31, 100)], ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-def test_weighted_and_smoothed_gradient_within_a_few_ulp(dtype):
+def test_weighted_and_smoothed_gradient_within_a_few_ulp(shape, dtype):
     # class weights and label smoothing take the double-precision gradient path
-    x = logits((31, 100), dtype, seed=3)
+    x = logits(shape, dtype, seed=3)
     n, c = x.shape
     target = np.random.default_rng(4).integers(0, c, n)
     w = np.random.default_rng(5).uniform(0.5, 2.0, c)

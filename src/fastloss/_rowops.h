@@ -170,6 +170,21 @@ FL_V4_INLINE __m512 fl_affine_v4_f(__m512 v, double a, double c, const double *w
                         w != NULL ? w + 8 : NULL, valid >> 8);
     return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
 }
+
+/* a_l v_l - c_l w for lanes l (a, c: per-lane doubles) rounded once from double. */
+FL_V4_INLINE __m512d fl_lanes_affine_v4_d(__m512d v, const double *a, const double *c, double w)
+{
+    return _mm512_fmsub_pd(_mm512_loadu_pd(a), v,
+                           _mm512_mul_pd(_mm512_loadu_pd(c), _mm512_set1_pd(w)));
+}
+
+FL_V4_INLINE __m512 fl_lanes_affine_v4_f(__m512 v, const double *a, const double *c, double w)
+{
+    __m512d lo = fl_lanes_affine_v4_d(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), a, c, w);
+    __m512d hi = fl_lanes_affine_v4_d(_mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)), a + 8,
+                                      c + 8, w);
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
+}
 #endif
 
 /* Rows at most this wide are processed across rows (fl_rows_norm). */
@@ -211,7 +226,8 @@ typedef struct {
 /* FL_INT, FL_UINT: integers as wide as FL_T (so they share its SIMD lanes);
  * FL_BITS, FL_FROM_BITS: its bit pattern. FL_VEC*: one AVX-512 vector of FL_T,
  * for the tile transposes; FL_V(op), FL_V_CMP_MASK, FL_EXP_V4, FL_SUM_LANES_V4,
- * FL_AFFINE_V4: its intrinsics, for the AVX-512 wide rows. */
+ * FL_AFFINE_V4, FL_LANES_AFFINE_V4: its intrinsics, and FL_VI(op, suffix) those of FL_INT, for the
+ * AVX-512 paths. */
 #define FL_T double
 #define FL_SUFFIX(name) name##_d
 #define FL_EXP fl_exp_d
@@ -225,9 +241,11 @@ typedef struct {
 #define FL_VEC_STORE _mm512_mask_storeu_pd
 #define FL_V(op) _mm512_##op##_pd
 #define FL_V_CMP_MASK _mm512_cmp_pd_mask
+#define FL_VI(op, suffix) _mm512_##op##_epi64##suffix
 #define FL_EXP_V4 fl_exp_v4_d
 #define FL_SUM_LANES_V4 fl_sum_lanes_v4_d
 #define FL_AFFINE_V4 fl_affine_v4_d
+#define FL_LANES_AFFINE_V4 fl_lanes_affine_v4_d
 #include "_rowops_impl.h"   /* which undefines its parameters */
 
 #define FL_T float
@@ -243,9 +261,11 @@ typedef struct {
 #define FL_VEC_STORE _mm512_mask_storeu_ps
 #define FL_V(op) _mm512_##op##_ps
 #define FL_V_CMP_MASK _mm512_cmp_ps_mask
+#define FL_VI(op, suffix) _mm512_##op##_epi32##suffix
 #define FL_EXP_V4 fl_exp_v4_f
 #define FL_SUM_LANES_V4 fl_sum_lanes_v4_f
 #define FL_AFFINE_V4 fl_affine_v4_f
+#define FL_LANES_AFFINE_V4 fl_lanes_affine_v4_f
 #include "_rowops_impl.h"   /* which undefines its parameters */
 
 #endif
