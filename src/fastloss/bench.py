@@ -42,8 +42,9 @@ allocating rows with allocating peers and ``[out]`` rows with ``sklearn[out]``,
 torch and numpy.
 
 ``--compare`` adds, for fastloss, the speed-up over the best peer (the
-fastest of numpy / sklearn / torch), a ``fastloss[1t]`` row (one thread, for
-the thread scaling), the effective bandwidth ``GB/s`` (bytes of logits read
+fastest of numpy / sklearn / torch), ``fastloss[1t]`` and ``fastloss[out,1t]``
+rows (one thread, for the thread scaling with and without the page faults of
+a fresh gradient), the effective bandwidth ``GB/s`` (bytes of logits read
 + gradient written + labels read, divided by the median time) as a
 fraction of the machine's copy bandwidth, and a loss-only table whose
 bandwidth is compared with the read bandwidth. Both bandwidths are measured
@@ -245,6 +246,9 @@ def loss_grad_impls(logits, target, n_threads, peer_threads, compare):
         grad_buffer = np.empty_like(logits)
         impls["fastloss[out]"] = lambda: fastloss.cross_entropy(
             logits, target, return_grad=True, grad_out=grad_buffer, n_threads=n_threads)
+        if n_threads != 1:
+            impls["fastloss[out,1t]"] = lambda: fastloss.cross_entropy(
+                logits, target, return_grad=True, grad_out=grad_buffer, n_threads=1)
     impls["numpy"] = lambda: _reference.cross_entropy(logits, target, return_grad=True)
     sk = _sklearn_loss_grad(logits, target, peer_threads)
     if sk is not None:
@@ -562,7 +566,7 @@ def main(argv=None, out=None):
                         if name.startswith("fastloss"):
                             # logits read + gradient written + labels read
                             gbs = (2 * logits.nbytes + target.nbytes) / med[name] / 1e9
-                            peer = best_peer_out if name.endswith("[out]") else best_peer
+                            peer = best_peer_out if "[out" in name else best_peer
                             row += [_fmt_ratio(peer / med[name]), f"{gbs:.1f}",
                                     f"{100 * gbs / copy_bw:.0f}%"]
                         else:
