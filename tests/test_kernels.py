@@ -634,3 +634,42 @@ def test_against_torch(case_name, reduction, dtype):
     got = getattr(fastloss, fn)(x, target, reduction=reduction, return_grad=True, **kw)
     want = _torch_loss_grad(fn, x, target, kw, reduction)
     check_result(got, want, dtype, f"{fn} vs torch {case_name} {reduction}")
+
+
+# ---------------------------------------------------------------------------
+# the parallel target scan (blocks of 65536 rows)
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+def test_first_bad_label_found_across_scan_blocks(name):
+    n = 200_000   # four scan blocks
+    x = np.zeros((n, 3))
+    target = np.zeros(n, dtype=np.int64)
+    target[190_000] = 7        # a later block's bad label must not win
+    target[150_000] = -5
+    target[100] = -100         # ignore_index: valid
+    for threads in (1, 2):
+        with pytest.raises(ValueError, match=r"target\[150000\] = -5 is not a class index"):
+            getattr(fastloss, name)(x, target, n_threads=threads)
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_mean_denominator_across_scan_blocks(name, weighted):
+    # "mean" divides by the scan's weight sum: check it against NumPy on
+    # several blocks, with ignored rows, and for every thread count
+    n, c = 200_003, 4
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((n, c))
+    target = rng.integers(0, c, n)
+    target[rng.random(n) < 0.1] = -100
+    cw = rng.uniform(0.5, 2, c) if weighted else None
+    sw = rng.uniform(0.5, 2, n) if weighted else None
+    f = getattr(fastloss, name)
+    per_row = f(x, target, class_weight=cw, sample_weight=sw, reduction="none")
+    kept = target != -100
+    weight = (sw if weighted else np.ones(n))[kept] * (cw[target[kept]] if weighted else 1.0)
+    want = per_row.sum() / weight.sum()
+    one = f(x, target, class_weight=cw, sample_weight=sw, n_threads=1)
+    np.testing.assert_allclose(one, want, rtol=1e-12)
+    assert f(x, target, class_weight=cw, sample_weight=sw, n_threads=2) == one

@@ -230,21 +230,23 @@ def cross_entropy(logits, target, *, class_weight=None, sample_weight=None, igno
     eps = v.label_smoothing(label_smoothing)
     inv_t = v.inverse_temperature(temperature, logits_arr.dtype)
     ignore = v.ignore_index(ignore_index)
+    threads = resolve_n_threads(n_threads, logits_arr.size)
     target_arr, is_proba, cw, sw, denominator = _ce_target_and_weights(
-        target, class_weight, sample_weight, ignore, logits_arr.shape)
+        target, class_weight, sample_weight, ignore, logits_arr.shape, threads)
     loss_out, grad = _reduction_outputs(
         reduction, return_grad, out, grad_out, (n,), logits_arr.shape, logits_arr.dtype,
         [("logits", logits), ("target", target), ("class_weight", class_weight),
          ("sample_weight", sample_weight)])
-    threads = resolve_n_threads(n_threads, logits_arr.size)
     total = _ce_kernel(logits_arr, target_arr, is_proba, cw, sw, ignore, eps, inv_t,
                        _grad_scale(reduction, denominator, inv_t), loss_out, grad, threads)
     return _finish(reduction, total, denominator, loss_out, grad)
 
 
-def _ce_target_and_weights(target, class_weight, sample_weight, ignore, logits_shape):
+def _ce_target_and_weights(target, class_weight, sample_weight, ignore, logits_shape,
+                           n_threads=1):
     """Validated cross-entropy target (class indices or probabilities), weights
-    and the denominator of "mean": ``(target, is_proba, cw, sw, denominator)``."""
+    and the denominator of "mean": ``(target, is_proba, cw, sw, denominator)``;
+    class indices are scanned on ``n_threads`` threads."""
     n, n_classes = logits_shape
     target_arr = v.as_real_array(target, "target")
     is_proba = target_arr.dtype.kind == "f" and target_arr.ndim == 2
@@ -260,7 +262,8 @@ def _ce_target_and_weights(target, class_weight, sample_weight, ignore, logits_s
     if is_proba:
         denominator = float(np.sum(sw)) if sw is not None else float(n)
     else:
-        bad_row, denominator = _kernels.target_weight_sum(target_arr, n_classes, ignore, cw, sw)
+        bad_row, denominator = _kernels.target_weight_sum(target_arr, n_classes, ignore, cw, sw,
+                                                          n_threads)
         v.check_label_scan(bad_row, target_arr, n_classes, ignore)
     return target_arr, is_proba, cw, sw, denominator
 
@@ -324,7 +327,8 @@ def nll_loss(log_probs, target, *, class_weight=None, sample_weight=None, ignore
         [("log_probs", log_probs), ("target", target), ("class_weight", class_weight),
          ("sample_weight", sample_weight)])
     threads = resolve_n_threads(n_threads, lp_arr.size)
-    bad_row, denominator = _kernels.target_weight_sum(target_arr, n_classes, ignore, cw, sw)
+    bad_row, denominator = _kernels.target_weight_sum(target_arr, n_classes, ignore, cw, sw,
+                                                      threads)
     v.check_label_scan(bad_row, target_arr, n_classes, ignore)
     total = _kernels.nll_index(lp_arr, target_arr, cw, sw, ignore,
                                _grad_scale(reduction, denominator), loss_out, grad, threads)

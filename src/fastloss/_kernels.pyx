@@ -395,29 +395,59 @@ def vlog1p(const double[::1] x, double[::1] out):
             out[i] = fl_log1p_d(x[i])
 
 
+cdef enum:
+    SCAN_BLOCK = 65536   # targets per prange work item of target_weight_sum
+
+
+cdef void scan_targets(const Py_ssize_t *target, Py_ssize_t n_classes, Py_ssize_t ignore_index,
+                       const double *cw, const double *sw, Py_ssize_t start, Py_ssize_t stop,
+                       Py_ssize_t *bad, double *total) noexcept nogil:
+    """OUT *bad = the first row of [start, stop) whose label is neither
+    ignore_index nor in [0, n_classes) (-1 when none), *total = the weight sum
+    of the valid rows before it. Unweighted, the rows are counted in an integer
+    (a chain of double additions was the whole cost: 1 ms per 1e6 rows)."""
+    cdef Py_ssize_t i, y, count = 0
+    cdef double acc = 0.0
+    bad[0] = -1
+    for i in range(start, stop):
+        y = target[i]
+        if y == ignore_index:
+            continue
+        if y < 0 or y >= n_classes:
+            bad[0] = i
+            break
+        if cw == NULL and sw == NULL:
+            count += 1
+        else:
+            acc += (sw[i] if sw != NULL else 1.0) * (cw[y] if cw != NULL else 1.0)
+    total[0] = acc if cw != NULL or sw != NULL else <double>count
+
+
 def target_weight_sum(const Py_ssize_t[::1] target, Py_ssize_t n_classes,
                       Py_ssize_t ignore_index, const double[::1] class_weight,
-                      const double[::1] sample_weight):
-    """Scan integer targets once.
+                      const double[::1] sample_weight, int n_threads=1):
+    """Scan integer targets once, in parallel over fixed blocks.
 
     Returns (first_bad_row, weight_sum): the first row whose label is neither
     ignore_index nor in [0, n_classes) (-1 when all are valid), and
-    sum_i sample_weight[i] * class_weight[target[i]] over non-ignored rows.
+    sum_i sample_weight[i] * class_weight[target[i]] over non-ignored rows
+    (block sums added in block order: the same for any n_threads).
     """
-    cdef Py_ssize_t i, y, n = target.shape[0], bad = -1
+    cdef Py_ssize_t n = target.shape[0], b, n_blocks = (n + SCAN_BLOCK - 1) // SCAN_BLOCK
+    cdef Py_ssize_t[::1] bad = np.empty(n_blocks, dtype=np.intp)
+    cdef double[::1] partial = np.empty(n_blocks)
     cdef const double *cw = &class_weight[0] if class_weight is not None else NULL
     cdef const double *sw = &sample_weight[0] if sample_weight is not None else NULL
-    cdef double total = 0.0
+    if n == 0:
+        return -1, 0.0
     with nogil:
-        for i in range(n):
-            y = target[i]
-            if y == ignore_index:
-                continue
-            if y < 0 or y >= n_classes:
-                bad = i
-                break
-            total += (sw[i] if sw != NULL else 1.0) * (cw[y] if cw != NULL else 1.0)
-    return bad, total
+        for b in prange(n_blocks, schedule='static', num_threads=n_threads):
+            scan_targets(&target[0], n_classes, ignore_index, cw, sw, b * SCAN_BLOCK,
+                         min(n, (b + 1) * SCAN_BLOCK), &bad[b], &partial[b])
+    for b in range(n_blocks):
+        if bad[b] >= 0:
+            return bad[b], float("nan")
+    return -1, sum_in_order(partial)
 
 
 def cross_entropy_index(
