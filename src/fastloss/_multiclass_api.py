@@ -52,14 +52,16 @@ def _real(value, name, *, low=None, low_open=False, high=None):
     return x
 
 
-def _class_targets(target, n, n_classes, ignore, cw, sw):
-    """Integer class indices as intp; returns (target, Σ sw w_y over counted rows)."""
+def _class_targets(target, n, n_classes, ignore, cw, sw, n_threads):
+    """Integer class indices as intp; returns (target, Σ sw w_y over counted rows),
+    scanned on n_threads threads."""
     arr = v.as_real_array(target, "target")
     if arr.dtype.kind == "f" and arr.ndim == 2:
         raise TypeError("target must hold integer class indices (n_samples,); probability "
                         "targets are not supported by this loss")
     arr = v.class_index_target(arr, n)
-    bad_row, denominator = _kernels.target_weight_sum(arr, n_classes, ignore, cw, sw)
+    bad_row, denominator = _kernels.target_weight_sum(arr, n_classes, ignore, cw, sw,
+                                                      n_threads)
     v.check_label_scan(bad_row, arr, n_classes, ignore)
     return arr, denominator
 
@@ -203,12 +205,12 @@ def softmax_focal_loss(logits, target, *, gamma=2.0, class_weight=None, sample_w
     ignore = v.ignore_index(ignore_index)
     cw = v.weights(class_weight, n_classes, "class_weight", "one per class")
     sw = v.weights(sample_weight, n, "sample_weight", "one per sample")
-    target_arr, denominator = _class_targets(target, n, n_classes, ignore, cw, sw)
+    threads = resolve_n_threads(n_threads, logits_arr.size)
+    target_arr, denominator = _class_targets(target, n, n_classes, ignore, cw, sw, threads)
     loss_out, grad = _reduction_outputs(
         reduction, return_grad, out, grad_out, (n,), logits_arr.shape, logits_arr.dtype,
         [("logits", logits), ("target", target), ("class_weight", class_weight),
          ("sample_weight", sample_weight)])
-    threads = resolve_n_threads(n_threads, logits_arr.size)
     total = _multiclass.focal_index(logits_arr, target_arr, cw, sw, ignore, gamma,
                                     _grad_scale(reduction, denominator), loss_out, grad,
                                     threads)
@@ -336,8 +338,8 @@ def margin_cross_entropy(cosine, target, *, kind="arc", scale=64.0, margin=0.5,
     ignore = v.ignore_index(ignore_index)
     cw = v.weights(class_weight, n_classes, "class_weight", "one per class")
     sw = v.weights(sample_weight, n, "sample_weight", "one per sample")
-    target_arr, denominator = _class_targets(target, n, n_classes, ignore, cw, sw)
     threads = resolve_n_threads(n_threads, cos_arr.size)
+    target_arr, denominator = _class_targets(target, n, n_classes, ignore, cw, sw, threads)
     bad = _multiclass.first_outside_unit(cos_arr, threads)
     if bad >= 0:
         i, j = divmod(bad, n_classes)
