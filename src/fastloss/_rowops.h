@@ -13,23 +13,30 @@
  * at full width everywhere. fl_simd_level() reports which clone runs.
  *
  * Vectorisation (gcc 12, -O3 -fno-math-errno -fno-trapping-math, checked with
- * -fopt-info-vec-all): every innermost loop vectorises, in 64-byte vectors in
- * the AVX-512 clone; only the outer loops over blocks, columns and rows do
- * not. Narrow rows (C <= FL_NARROW_MAX) are vectorised ACROSS rows, one row
- * per lane, through a transposed tile (in-register AVX-512 transposes in the
- * v4 clone, scalar moves elsewhere; the tiles ahead are prefetched); wide rows
- * along the row, in whole blocks of FL_BLOCK with the last block overlapping
- * (no scalar remainder loops, which cost 35-40 % at C = 100). On AVX-512 CPUs
- * the wide rows' normaliser and gradient loops are written in intrinsics
- * instead (fl_row_norm_v4, fl_row_affine_v4): gcc's code for the portable loops
- * spent about 45 instructions per vector of floats (two-step 2^n scaling, lane
- * sums spilled and added serially per row); vscalef, masked tails and in-
- * register sums made a float row of 100 1.6x faster. Same arithmetic, so the
- * same results to within the exp's last bit. gcc pitfalls
- * met here: `a[l] = c ? v : a[l]` and `a[l] += c ? v : 0` over lane arrays
- * become masked stores behind a branch on the mask (it mispredicts when c is
- * sparse and random), and a loop mixing int, FL_T and double lanes or loading
- * through a struct pointer may not vectorise in the clones at all.
+ * -fopt-info-vec-all): every innermost loop vectorises (in the AVX-512 clone
+ * some in 64-byte vectors, some in 32-byte ones: checked in the disassembly);
+ * only the outer loops over blocks, columns and rows do not. Narrow rows (C <=
+ * FL_NARROW_MAX) are vectorised ACROSS rows, one row per lane, through a
+ * transposed tile (in-register AVX-512 transposes in the v4 clone, scalar
+ * moves elsewhere; the tiles ahead are prefetched); wide rows along the row,
+ * in whole blocks of FL_BLOCK with the last block overlapping (no scalar
+ * remainder loops, which cost 35-40 % at C = 100).
+ *
+ * AVX-512: on CPUs that have it, the hot loops run hand-written intrinsics
+ * (the *_v4 functions: wide rows' max, normaliser and gradient, narrow rows'
+ * column and gradient loops), called through fl_v4() from the clones. gcc's
+ * code for the portable loops spent about 45 instructions per vector of
+ * floats (two-step 2^n scaling, lane sums spilled and added serially per
+ * row, half-width vectors in the narrow rows' loops); with 512-bit vectors, vscalef, masked tails and
+ * in-register sums a float row of 100 runs 1.6x faster. The arithmetic is the
+ * same; results may differ from the portable path's in the last bits (the
+ * exp's rounding, and float64 lane sums grouped by 8 instead of 16).
+ *
+ * gcc pitfalls met here: `a[l] = c ? v : a[l]` and `a[l] += c ? v : 0` over
+ * lane arrays become masked stores behind a branch on the mask (it
+ * mispredicts when c is sparse and random), and a loop mixing int, FL_T and
+ * double lanes or loading through a struct pointer may not vectorise in the
+ * clones at all.
  *
  * Cross-entropy against class indices (fl_ce_spec) is computed inside these
  * loops, losses and gradient coefficients included: a per-row Cython loop
