@@ -27,9 +27,9 @@
  * column and gradient loops), called through fl_v4() from the clones. gcc's
  * code for the portable loops spent about 45 instructions per vector of
  * floats (two-step 2^n scaling, lane sums spilled and added serially per
- * row, half-width vectors in the narrow rows' loops); with 512-bit vectors, vscalef, masked tails and
- * in-register sums a float row of 100 runs 1.6x faster. The arithmetic is the
- * same; results may differ from the portable path's in the last bits (the
+ * row, half-width vectors in the narrow rows' loops); with 512-bit vectors,
+ * vscalef, masked tails and in-register sums a float row of 100 runs 1.6x
+ * faster. The arithmetic is the same; results may differ from the portable path's in the last bits (the
  * exp's rounding, and float64 lane sums grouped by 8 instead of 16).
  *
  * gcc pitfalls met here: `a[l] = c ? v : a[l]` and `a[l] += c ? v : 0` over
