@@ -56,12 +56,6 @@ cdef extern from *:
     """
     #include "_vexp.h"
 
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \\
-        && !defined(FASTLOSS_NO_CLONES)
-    #define EL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-    #else
-    #define EL_CLONES
-    #endif
 
     /* log1p(u) for u >= -1 (fl_log1p_d, which is <= 1 ulp on (-1, inf) but
      * not defined at -1). */
@@ -72,7 +66,7 @@ cdef extern from *:
     }
 
     /* The array loops: out[j] = f(a[j]) for j < n. */
-    EL_CLONES static void el_exp_array(const double *a, double *out, Py_ssize_t n)
+    FL_CLONES static void el_exp_array(const double *a, double *out, Py_ssize_t n)
     {
         Py_ssize_t j;
     #pragma omp simd
@@ -80,7 +74,7 @@ cdef extern from *:
             out[j] = fl_exp_d(a[j]);
     }
 
-    EL_CLONES static void el_log_array(const double *a, double *out, Py_ssize_t n)
+    FL_CLONES static void el_log_array(const double *a, double *out, Py_ssize_t n)
     {
         Py_ssize_t j;
     #pragma omp simd
@@ -88,7 +82,7 @@ cdef extern from *:
             out[j] = fl_log_d(a[j]);
     }
 
-    EL_CLONES static void el_log1p_array(const double *a, double *out, Py_ssize_t n)
+    FL_CLONES static void el_log1p_array(const double *a, double *out, Py_ssize_t n)
     {
         Py_ssize_t j;
     #pragma omp simd
@@ -97,7 +91,7 @@ cdef extern from *:
     }
 
     /* out[j] = log(1 - a[j]) = log1p(-a[j]), for a <= 1. */
-    EL_CLONES static void el_log1m_array(const double *a, double *out, Py_ssize_t n)
+    FL_CLONES static void el_log1m_array(const double *a, double *out, Py_ssize_t n)
     {
         Py_ssize_t j;
     #pragma omp simd
@@ -107,7 +101,7 @@ cdef extern from *:
 
     /* The softplus pieces: e[j] = exp(a[j]) and lp[j] = log1p(e[j]). Two
      * loops: gcc 12 vectorises neither clone of the fused one. */
-    EL_CLONES static void el_exp_log1p_array(const double *a, double *e, double *lp, Py_ssize_t n)
+    FL_CLONES static void el_exp_log1p_array(const double *a, double *e, double *lp, Py_ssize_t n)
     {
         Py_ssize_t j;
     #pragma omp simd
@@ -120,7 +114,7 @@ cdef extern from *:
 
     /* out[j] = q[j]^gamma for q >= 0, gamma >= 0: exactly 1 for gamma = 0 (as
      * pow(0, 0) = 1), q or q*q for gamma = 1 or 2, else exp(gamma log q). */
-    EL_CLONES static void el_pow_array(const double *q, double gamma, double *out, Py_ssize_t n)
+    FL_CLONES static void el_pow_array(const double *q, double gamma, double *out, Py_ssize_t n)
     {
         Py_ssize_t j;
         if (gamma == 0.0) {
@@ -144,7 +138,7 @@ cdef extern from *:
      * nan passes, it propagates) or not +-1 (nan fails). An integer count, so
      * the reduction vectorises without reassociating floating-point sums. */
     #define EL_COUNT_BAD(NAME, T)                                               \
-    EL_CLONES static Py_ssize_t NAME(const T *a, Py_ssize_t n, int unit)        \
+    FL_CLONES static Py_ssize_t NAME(const T *a, Py_ssize_t n, int unit)        \
     {                                                                           \
         Py_ssize_t j, count = 0;                                                \
         if (unit) {                                                             \
@@ -166,7 +160,7 @@ cdef extern from *:
      * returns how many labels are not +-1 when `count` (the label check, in
      * the same pass: a separate one costs a sixth of the time). */
     #define EL_EXPONENTIAL(NAME, T)                                             \
-    EL_CLONES static Py_ssize_t NAME(const T *x, const T *y, Py_ssize_t m,      \
+    FL_CLONES static Py_ssize_t NAME(const T *x, const T *y, Py_ssize_t m,      \
                                      double *l, double *d, int count)           \
     {                                                                           \
         Py_ssize_t j, bad = 0;                                                  \

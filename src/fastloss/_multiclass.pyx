@@ -93,13 +93,6 @@ cdef extern from * nogil:
      * (the 1-D losses) or runs them without mispredictions (the row max). */
     #include <math.h>
     #include <stddef.h>
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \\
-        && !defined(FASTLOSS_NO_CLONES)
-    #define FL_MC_CLONES \\
-        __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-    #else
-    #define FL_MC_CLONES
-    #endif
     #define FL_MC_STEP 256          /* elements of a 1-D chunk held in stack buffers */
     #define FL_MC_WIDE 32           /* rows at least this wide: vectorised argmax */
     #define FL_MC_LANES 16          /* block of the wide-row argmax's index search */
@@ -165,7 +158,7 @@ cdef extern from * nogil:
      * in sklearn's order of operations, l = sw max(0, t) (nan kept); gradient rows     \\
      * coef * (+1 at the first runner-up, -1 at y) where t > 0, else 0 * coef, with     \\
      * coef = sw gs (nan for a nan t). Returns the sum of l in row order. */             \\
-    FL_MC_CLONES static double fl_mc_hinge_cs_##SUF(                                      \\
+    FL_CLONES static double fl_mc_hinge_cs_##SUF(                                      \\
         const FT *x, Py_ssize_t n_classes, const Py_ssize_t *target, const double *sw,   \\
         double margin, double gs, FT *loss, FT *grad, Py_ssize_t start, Py_ssize_t stop) \\
     {                                                                                     \\
@@ -198,7 +191,7 @@ cdef extern from * nogil:
     }                                                                                     \\
                                                                                           \\
     /* Zero-one loss of the row argmax (first maximum) over rows [start, stop). */       \\
-    FL_MC_CLONES static double fl_mc_zero_one_argmax_##SUF(                               \\
+    FL_CLONES static double fl_mc_zero_one_argmax_##SUF(                               \\
         const FT *x, Py_ssize_t n_classes, const Py_ssize_t *target, const double *sw,   \\
         FT *loss, Py_ssize_t start, Py_ssize_t stop)                                      \\
     {                                                                                     \\
@@ -222,7 +215,7 @@ cdef extern from * nogil:
      * l = sw max(0, t) (nan kept), gradient (t > 0 ? -y : 0) sw gs (nan for nan t).    \\
      * Computed FL_MC_STEP elements at a time into stack buffers (a vectorised loop     \\
      * with a fixed-order sum), then stored. */                                          \\
-    FL_MC_CLONES static double fl_mc_hinge_binary_##SUF(                                  \\
+    FL_CLONES static double fl_mc_hinge_binary_##SUF(                                  \\
         const FT *x, const signed char *pos, const double *sw, double margin, double gs, \\
         FT *loss, FT *grad, Py_ssize_t start, Py_ssize_t stop)                            \\
     {                                                                                     \\
@@ -260,7 +253,7 @@ cdef extern from * nogil:
     }                                                                                     \\
                                                                                           \\
     /* Binary zero-one over [start, stop): l = sw [(x > 0) != pos], nan for nan x. */    \\
-    FL_MC_CLONES static double fl_mc_zero_one_binary_##SUF(                               \\
+    FL_CLONES static double fl_mc_zero_one_binary_##SUF(                               \\
         const FT *x, const signed char *pos, const double *sw, FT *loss,                 \\
         Py_ssize_t start, Py_ssize_t stop)                                                \\
     {                                                                                     \\
@@ -297,7 +290,7 @@ cdef extern from * nogil:
      * label is neither 1 nor neg, or -1. Vectorised, counting bad labels per chunk and
      * locating one only in a chunk that has it. */
     #define FL_MC_SIGNS(LT, SUF)                                                             \
-    FL_MC_CLONES static Py_ssize_t fl_mc_binary_signs_##SUF(                                  \
+    FL_CLONES static Py_ssize_t fl_mc_binary_signs_##SUF(                                  \
         const LT *y, LT neg, signed char *pos, Py_ssize_t start, Py_ssize_t stop)          \
     {                                                                                     \
         Py_ssize_t c0, k, len;                                                            \

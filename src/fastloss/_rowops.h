@@ -7,10 +7,8 @@
  * _d) and float (suffix _f): float data is computed in float SIMD lanes, sums
  * are accumulated in double.
  *
- * Dispatch: on x86-64 Linux with gcc each function is compiled three times
- * (target_clones: x86-64-v4 = AVX-512, x86-64-v3 = AVX2+FMA, baseline SSE2)
- * and the loader picks the best clone for the CPU, so one portable build runs
- * at full width everywhere. fl_simd_level() reports which clone runs.
+ * Dispatch: each driver is compiled as AVX-512, AVX2 and baseline clones
+ * (FL_CLONES, _simd.h) and the loader picks the best for the CPU.
  *
  * Vectorisation (gcc 12, -O3 -fno-math-errno -fno-trapping-math, checked with
  * -fopt-info-vec-all): every innermost loop vectorises (in the AVX-512 clone
@@ -53,36 +51,11 @@
 #include <stddef.h>
 #include <Python.h>   /* Py_ssize_t */
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
-    && !defined(FASTLOSS_NO_CLONES)
-#define FL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#define FL_HAVE_V4 1
-/* Which clone the loader picks: the same order gcc's resolver uses. */
-static int fl_simd_level(void)
-{
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("x86-64-v4")) return 512;
-    if (__builtin_cpu_supports("x86-64-v3")) return 256;
-    return 128;
-}
-#else
-#define FL_CLONES
-static int fl_simd_level(void) { return 0; }   /* compiler default only */
-#endif
+#include "_vexp.h"   /* and through it _simd.h: FL_CLONES, FL_HAVE_V4, FL_V4 */
 
 #ifdef FL_HAVE_V4
-#include <immintrin.h>
 /* AVX-512 intrinsics for the narrow-row tile transposes (gcc vectorises
- * neither the transposes nor strided loads well). target_clones does not
- * define __AVX512F__ per clone, so these are compiled for x86-64-v4 alone and
- * the clones test fl_v4() at run time: always true in the v4 clone (where
- * they are inlined), always false in the others; one predictable branch. */
-#define FL_V4 static inline __attribute__((target("arch=x86-64-v4")))
-#define FL_V4_INLINE static inline __attribute__((always_inline, target("arch=x86-64-v4")))
-#define fl_v4() __builtin_cpu_supports("x86-64-v4")
-#endif
-#include "_vexp.h"   /* after FL_V4: it has AVX-512 variants too */
-#ifdef FL_HAVE_V4
+ * neither the transposes nor strided loads well). */
 
 /* In-register transposes, rows in, columns out (each is its own inverse):
  * unpack pairs of rows, then swap 128-bit lanes twice. */

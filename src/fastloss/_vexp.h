@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include "_simd.h"   /* FL_HAVE_V4, FL_V4_INLINE for the AVX-512 exps */
 
 /* Forced inlining: these run inside the target_clones loops of _rowops.h, and
  * a copy left out of line would be compiled for the baseline ISA only. */
