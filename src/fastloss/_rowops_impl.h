@@ -57,15 +57,16 @@ FL_INLINE double FL_SUFFIX(fl_shifted)(FL_T x, FL_T inv_t, FL_T m_scaled)
 }
 
 /* One term of a row's normaliser: e = exp(x * inv_t - m * inv_t) (m_scaled =
- * m * inv_t: like torch, the logits are scaled BEFORE the max is subtracted, so
- * x - m cannot overflow), and whether x is at the max (then e is exactly 1 and
- * is counted, not summed). "At the max" is also x * inv_t rounding to m_scaled,
- * as in fl_shifted: it keeps -inf - -inf (a finite max whose scaled value
- * overflows to -inf) out of the sum, with or without FMA contraction. */
-#define FL_NORM_TERM(xj, m, m_scaled, inv_t, v, at_max)   \
-    FL_T z_##v = (xj) * (inv_t);                         \
-    FL_T v = FL_EXP(z_##v - (m_scaled));                 \
-    int at_max = ((xj) == (m)) | (z_##v == (m_scaled));  \
+ * m * inv_t, rounded to FL_T: like torch, the logits are scaled BEFORE the max
+ * is subtracted, so x - m cannot overflow), and whether x is at the max (then
+ * e is exactly 1 and is counted, not summed). "At the max" is x * inv_t
+ * rounding to m_scaled, as in fl_shifted: true for x == m (the same product),
+ * and it keeps -inf - -inf (a finite max whose scaled value overflows to -inf)
+ * out of the sum, with or without FMA contraction. */
+#define FL_NORM_TERM(xj, m_scaled, inv_t, v, at_max)   \
+    FL_T z_##v = (xj) * (inv_t);                      \
+    FL_T v = FL_EXP(z_##v - (m_scaled));              \
+    int at_max = z_##v == (m_scaled);                 \
     v = at_max ? (FL_T)1 : v;
 
 /* One block of a wide row, x[0..FL_BLOCK): adds exp(x_l * inv_t - m_scaled)
@@ -73,14 +74,14 @@ FL_INLINE double FL_SUFFIX(fl_shifted)(FL_T x, FL_T inv_t, FL_T m_scaled)
  * counts those equal to m in cnt[l], except for lanes l < skip (counted by the
  * previous block: see fl_row_norm). If `e` is not NULL, e[l] receives every
  * exp (1 at the max). A nan makes its lane's sum nan. */
-FL_INLINE void FL_SUFFIX(fl_block_sumexp)(const FL_T *x, Py_ssize_t skip, FL_T m, FL_T m_scaled,
+FL_INLINE void FL_SUFFIX(fl_block_sumexp)(const FL_T *x, Py_ssize_t skip, FL_T m_scaled,
                                           FL_T inv_t, FL_T *e, double acc[FL_BLOCK],
                                           FL_UINT cnt[FL_BLOCK])
 {
     Py_ssize_t l;
 #pragma omp simd
     for (l = 0; l < FL_BLOCK; ++l) {
-        FL_NORM_TERM(x[l], m, m_scaled, inv_t, v, at_max)
+        FL_NORM_TERM(x[l], m_scaled, inv_t, v, at_max)
         if (e != NULL)
             e[l] = v;
         acc[l] += at_max || l < skip ? 0.0 : (double)v;
@@ -93,7 +94,7 @@ FL_INLINE void FL_SUFFIX(fl_block_sumexp)(const FL_T *x, Py_ssize_t skip, FL_T m
  * skipping those already counted (a scalar remainder loop of exps cost 40 % at
  * n = 100). Their exps are stored twice, with the same value. Inlined with e
  * NULL or not, so the loss-only loop has no stores. */
-FL_INLINE void FL_SUFFIX(fl_row_sumexp)(const FL_T *x, Py_ssize_t n, FL_T m, FL_T m_scaled,
+FL_INLINE void FL_SUFFIX(fl_row_sumexp)(const FL_T *x, Py_ssize_t n, FL_T m_scaled,
                                         FL_T inv_t, FL_T *e, double acc[FL_BLOCK],
                                         FL_UINT cnt[FL_BLOCK])
 {
@@ -105,14 +106,14 @@ FL_INLINE void FL_SUFFIX(fl_row_sumexp)(const FL_T *x, Py_ssize_t n, FL_T m, FL_
         for (l = 0; l < FL_BLOCK; ++l)
             run[l] = 0.0;
         for (; start < end; start += FL_BLOCK)
-            FL_SUFFIX(fl_block_sumexp)(x + start, 0, m, m_scaled, inv_t,
+            FL_SUFFIX(fl_block_sumexp)(x + start, 0, m_scaled, inv_t,
                                        e != NULL ? e + start : NULL, run, cnt);
 #pragma omp simd
         for (l = 0; l < FL_BLOCK; ++l)
             acc[l] += run[l];
     }
     if (n_main < n)
-        FL_SUFFIX(fl_block_sumexp)(x + n - FL_BLOCK, n_main - (n - FL_BLOCK), m, m_scaled, inv_t,
+        FL_SUFFIX(fl_block_sumexp)(x + n - FL_BLOCK, n_main - (n - FL_BLOCK), m_scaled, inv_t,
                                    e != NULL ? e + n - FL_BLOCK : NULL, acc, cnt);
 }
 
@@ -125,8 +126,8 @@ FL_V4_INLINE void FL_SUFFIX(fl_norm_step_v4)(const FL_T *x, FL_T *e, __mmask16 v
     const int whole = valid == (1u << FL_VEC_N) - 1;   /* a constant where inlined */
     FL_VEC xv = whole ? FL_V(loadu)(x) : FL_V(maskz_loadu)(valid, x);
     FL_VEC zs = FL_V(mul)(xv, inv_t), v;
-    /* FL_NORM_TERM's x == m implies x * inv_t == m_scaled; zs <= m_scaled (inv_t > 0
-       and rounding is monotonic), so the argument of exp is <= 0 or nan */
+    /* zs <= m_scaled (inv_t > 0 and rounding is monotonic), so the argument of
+       exp is <= 0 or nan */
     __mmask16 at_max = FL_V_CMP_MASK(zs, m_scaled, _CMP_EQ_OQ) & valid;
     v = FL_V(mask_mov)(FL_EXP_V4(FL_V(sub)(zs, m_scaled), 0), at_max, FL_V(set1)(1));
     if (e != NULL && whole)
@@ -199,9 +200,9 @@ FL_INLINE void FL_SUFFIX(fl_row_norm)(const FL_T *x, Py_ssize_t n, FL_T inv_t, F
         cnt[l] = 0;
     }
     if (e != NULL)
-        FL_SUFFIX(fl_row_sumexp)(x, n, m, m_scaled, inv_t, e, acc, cnt);
+        FL_SUFFIX(fl_row_sumexp)(x, n, m_scaled, inv_t, e, acc, cnt);
     else
-        FL_SUFFIX(fl_row_sumexp)(x, n, m, m_scaled, inv_t, NULL, acc, cnt);
+        FL_SUFFIX(fl_row_sumexp)(x, n, m_scaled, inv_t, NULL, acc, cnt);
     /* halving folds of constant width, so each becomes register shuffles */
 #define FL_FOLD(width)                         \
     for (l = 0; l < (width); ++l) {            \
@@ -499,7 +500,7 @@ FL_INLINE void FL_SUFFIX(fl_lanes_norm)(const FL_T *x, Py_ssize_t lanes, Py_ssiz
                elements counted in integer lanes of FL_T's width. */
             FL_UINT at_y = -(FL_UINT)((FL_INT)j == y[l]);
             x_y[l] |= FL_BITS(tile[j][l]) & at_y;
-            FL_NORM_TERM(tile[j][l], m[l], m_scaled[l], inv_t, v, at_max)
+            FL_NORM_TERM(tile[j][l], m_scaled[l], inv_t, v, at_max)
             FL_T v_rest = at_max ? (FL_T)0 : v;
             e_y[l] |= FL_BITS(v) & at_y;
             tile[j][l] = v;
