@@ -262,10 +262,18 @@ def _ce_target_and_weights(target, class_weight, sample_weight, ignore, logits_s
     if is_proba:
         denominator = float(np.sum(sw)) if sw is not None else float(n)
     else:
-        bad_row, denominator = _kernels.target_weight_sum(target_arr, n_classes, ignore, cw, sw,
-                                                          n_threads)
-        v.check_label_scan(bad_row, target_arr, n_classes, ignore)
+        denominator = _scan_class_targets(target_arr, n_classes, ignore, cw, sw, n_threads)
     return target_arr, is_proba, cw, sw, denominator
+
+
+def _scan_class_targets(target_arr, n_classes, ignore, cw, sw, n_threads):
+    """Σ sw w_y over the non-ignored rows of class-index targets (the denominator
+    of "mean"), scanned on n_threads threads; a label neither in [0, n_classes)
+    nor ignore is an error naming its row."""
+    bad_row, denominator = _kernels.target_weight_sum(target_arr, n_classes, ignore, cw, sw,
+                                                      n_threads)
+    v.check_label_scan(bad_row, target_arr, n_classes, ignore)
+    return denominator
 
 
 def _ce_kernel(logits, target, is_proba, cw, sw, ignore, eps, inv_t, grad_scale, loss_out, grad,
@@ -327,9 +335,7 @@ def nll_loss(log_probs, target, *, class_weight=None, sample_weight=None, ignore
         [("log_probs", log_probs), ("target", target), ("class_weight", class_weight),
          ("sample_weight", sample_weight)])
     threads = resolve_n_threads(n_threads, lp_arr.size)
-    bad_row, denominator = _kernels.target_weight_sum(target_arr, n_classes, ignore, cw, sw,
-                                                      threads)
-    v.check_label_scan(bad_row, target_arr, n_classes, ignore)
+    denominator = _scan_class_targets(target_arr, n_classes, ignore, cw, sw, threads)
     total = _kernels.nll_index(lp_arr, target_arr, cw, sw, ignore,
                                _grad_scale(reduction, denominator), loss_out, grad, threads)
     return _finish(reduction, total, denominator, loss_out, grad)

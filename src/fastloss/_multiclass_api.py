@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from . import _kernels, _multiclass
+from . import _multiclass
 from . import _validation as v
-from ._core import _finish, _flag, _grad_scale, _reduction_outputs
+from ._core import _finish, _flag, _grad_scale, _reduction_outputs, _scan_class_targets
 from ._threads import resolve_n_threads
 
 __all__ = ["softmax_focal_loss", "margin_cross_entropy", "hinge_loss", "zero_one_loss"]
@@ -60,10 +60,7 @@ def _class_targets(target, n, n_classes, ignore, cw, sw, n_threads):
         raise TypeError("target must hold integer class indices (n_samples,); probability "
                         "targets are not supported by this loss")
     arr = v.class_index_target(arr, n)
-    bad_row, denominator = _kernels.target_weight_sum(arr, n_classes, ignore, cw, sw,
-                                                      n_threads)
-    v.check_label_scan(bad_row, arr, n_classes, ignore)
-    return arr, denominator
+    return arr, _scan_class_targets(arr, n_classes, ignore, cw, sw, n_threads)
 
 
 def _plain_class_targets(target, n, n_classes):
