@@ -408,6 +408,7 @@ cdef void scan_targets(const Py_ssize_t *target, Py_ssize_t n_classes, Py_ssize_
     (a chain of double additions was the whole cost: 1 ms per 1e6 rows)."""
     cdef Py_ssize_t i, y, count = 0
     cdef double acc = 0.0
+    cdef bint weighted = cw != NULL or sw != NULL
     bad[0] = -1
     for i in range(start, stop):
         y = target[i]
@@ -416,11 +417,11 @@ cdef void scan_targets(const Py_ssize_t *target, Py_ssize_t n_classes, Py_ssize_
         if y < 0 or y >= n_classes:
             bad[0] = i
             break
-        if cw == NULL and sw == NULL:
-            count += 1
-        else:
+        if weighted:
             acc += (sw[i] if sw != NULL else 1.0) * (cw[y] if cw != NULL else 1.0)
-    total[0] = acc if cw != NULL or sw != NULL else <double>count
+        else:
+            count += 1
+    total[0] = acc if weighted else <double>count
 
 
 def target_weight_sum(const Py_ssize_t[::1] target, Py_ssize_t n_classes,

@@ -54,6 +54,11 @@
 #include "_vexp.h"   /* and through it _simd.h: FL_CLONES, FL_HAVE_V4, FL_V4 */
 
 #ifdef FL_HAVE_V4
+/* Lane masks of the AVX-512 loops: the first k lanes; all FL_VEC_N of the
+ * instantiation's vector. */
+#define fl_first_lanes(k) ((__mmask16)((1u << (k)) - 1))
+#define FL_ALL_LANES fl_first_lanes(FL_VEC_N)
+
 /* AVX-512 intrinsics for the narrow-row tile transposes (gcc vectorises
  * neither the transposes nor strided loads well). */
 

@@ -4,7 +4,7 @@
 /* fl_row_max for the AVX-512 clone: whole vectors, then a masked last one. */
 FL_V4 FL_T FL_SUFFIX(fl_row_max_v4)(const FL_T *x, Py_ssize_t n)
 {
-    const __mmask16 tail = (1u << (n % FL_VEC_N)) - 1;
+    const __mmask16 tail = fl_first_lanes(n % FL_VEC_N);
     const Py_ssize_t n_main = n - n % FL_VEC_N;
     FL_VEC mv = FL_V(set1)(-INFINITY);
     Py_ssize_t j;
@@ -70,10 +70,10 @@ FL_INLINE double FL_SUFFIX(fl_shifted)(FL_T x, FL_T inv_t, FL_T m_scaled)
     v = at_max ? (FL_T)1 : v;
 
 /* One block of a wide row, x[0..FL_BLOCK): adds exp(x_l * inv_t - m_scaled)
- * of the elements not equal to m to the lane sums acc[l] (in double) and
- * counts those equal to m in cnt[l], except for lanes l < skip (counted by the
- * previous block: see fl_row_norm). If `e` is not NULL, e[l] receives every
- * exp (1 at the max). A nan makes its lane's sum nan. */
+ * of the elements not at the max (FL_NORM_TERM) to the lane sums acc[l] (in
+ * double) and counts those at the max in cnt[l], except for lanes l < skip
+ * (counted by the previous block: see fl_row_sumexp). If `e` is not NULL,
+ * e[l] receives every exp (1 at the max). A nan makes its lane's sum nan. */
 FL_INLINE void FL_SUFFIX(fl_block_sumexp)(const FL_T *x, Py_ssize_t skip, FL_T m_scaled,
                                           FL_T inv_t, FL_T *e, double acc[FL_BLOCK],
                                           FL_UINT cnt[FL_BLOCK])
@@ -123,7 +123,7 @@ FL_V4_INLINE void FL_SUFFIX(fl_norm_step_v4)(const FL_T *x, FL_T *e, __mmask16 v
                                              FL_VEC m_scaled, FL_VEC inv_t, __m512d *lo,
                                              __m512d *hi, Py_ssize_t *count)
 {
-    const int whole = valid == (1u << FL_VEC_N) - 1;   /* a constant where inlined */
+    const int whole = valid == FL_ALL_LANES;   /* a constant where inlined */
     FL_VEC xv = whole ? FL_V(loadu)(x) : FL_V(maskz_loadu)(valid, x);
     FL_VEC zs = FL_V(mul)(xv, inv_t), v;
     /* zs <= m_scaled (inv_t > 0 and rounding is monotonic), so the argument of
@@ -145,7 +145,7 @@ FL_V4_INLINE void FL_SUFFIX(fl_norm_step_v4)(const FL_T *x, FL_T *e, __mmask16 v
 FL_V4 void FL_SUFFIX(fl_row_norm_v4)(const FL_T *x, Py_ssize_t n, FL_T inv_t, FL_T m, FL_T *e,
                                      double *log_arg, double *total)
 {
-    const __mmask16 all = (1u << FL_VEC_N) - 1, tail = (1u << (n % FL_VEC_N)) - 1;
+    const __mmask16 all = FL_ALL_LANES, tail = fl_first_lanes(n % FL_VEC_N);
     const Py_ssize_t n_main = n - n % FL_VEC_N;
     FL_VEC ms = FL_V(set1)(m * inv_t), iv = FL_V(set1)(inv_t);
     __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
@@ -222,11 +222,11 @@ FL_INLINE void FL_SUFFIX(fl_row_norm)(const FL_T *x, Py_ssize_t n, FL_T inv_t, F
 FL_V4 void FL_SUFFIX(fl_tile_move_v4)(FL_T tile[][FL_LANES], FL_T *x, Py_ssize_t lanes,
                                       Py_ssize_t n_cols, int to_x)
 {
-    const unsigned all = (1u << FL_VEC_N) - 1;
+    const __mmask16 all = FL_ALL_LANES;
     Py_ssize_t h, j, k;
     for (h = 0; h < FL_LANES; h += FL_VEC_N)
         for (j = 0; j < n_cols; j += FL_VEC_N) {
-            unsigned cols = (1u << (n_cols - j < FL_VEC_N ? n_cols - j : FL_VEC_N)) - 1;
+            __mmask16 cols = fl_first_lanes(n_cols - j < FL_VEC_N ? n_cols - j : FL_VEC_N);
             FL_VEC r[FL_VEC_N];
             for (k = 0; k < FL_VEC_N; ++k) {
                 int row = h + k < lanes, col = j + k < n_cols;
@@ -448,7 +448,7 @@ FL_INLINE void FL_SUFFIX(fl_lanes_norm)(const FL_T *x, Py_ssize_t lanes, Py_ssiz
     FL_T m[FL_LANES], m_scaled[FL_LANES];
     FL_UINT x_y[FL_LANES], e_y[FL_LANES], count[FL_LANES];   /* x_y, e_y: bit patterns */
     double rest[FL_LANES], m_log_norm[FL_LANES], wz[FL_LANES];
-    double a[FL_LANES], b[FL_LANES], c[FL_LANES], loss[FL_LANES], s[FL_LANES], w_y[FL_LANES];
+    double a[FL_LANES], c[FL_LANES], loss[FL_LANES], s[FL_LANES], w_y[FL_LANES];
     FL_INT y[FL_LANES];   /* target column, FL_NO_TARGET, or FL_ZERO_ROW (ignored, unused) */
     Py_ssize_t j, l;
     FL_SUFFIX(fl_tile_load)(tile, x, lanes, n_cols);
@@ -551,13 +551,12 @@ FL_INLINE void FL_SUFFIX(fl_lanes_norm)(const FL_T *x, Py_ssize_t lanes, Py_ssiz
         }
         FL_SUFFIX(fl_lanes_ce)(ce, state, s, w_y, m_d, rest, m_log_norm, z_y, wz, e_d, loss, a,
                                c, g_y);
-#ifdef FL_HAVE_V4
-        if (e != NULL && fl_v4()) {
-            FL_SUFFIX(fl_lanes_grad_v4)(tile, n_cols, y, a, c, g_y, w);
-            FL_SUFFIX(fl_tile_store)(e, tile, lanes, n_cols);
-        } else
-#endif
         if (e != NULL) {
+#ifdef FL_HAVE_V4
+            if (fl_v4())
+                FL_SUFFIX(fl_lanes_grad_v4)(tile, n_cols, y, a, c, g_y, w);
+            else
+#endif
             for (j = 0; j < n_cols; ++j) {
                 double w_j = w != NULL ? w[j] : 1.0;
 #pragma omp simd
@@ -585,7 +584,7 @@ FL_INLINE void FL_SUFFIX(fl_lanes_norm)(const FL_T *x, Py_ssize_t lanes, Py_ssiz
 FL_V4 void FL_SUFFIX(fl_row_affine_v4)(FL_T *g, Py_ssize_t n, double a, double c,
                                        const double *w)
 {
-    const __mmask16 all = (1u << FL_VEC_N) - 1, tail = (1u << (n % FL_VEC_N)) - 1;
+    const __mmask16 all = FL_ALL_LANES, tail = fl_first_lanes(n % FL_VEC_N);
     Py_ssize_t j, n_main = n - n % FL_VEC_N;
     for (j = 0; j < n_main; j += FL_VEC_N)
         FL_V(storeu)(g + j, FL_AFFINE_V4(FL_V(loadu)(g + j), a, c, w != NULL ? w + j : NULL, all));
@@ -806,7 +805,7 @@ FL_V4 void FL_SUFFIX(fl_vexp_v4_run)(const FL_T *x, FL_T *out, Py_ssize_t n)
 {
     Py_ssize_t j;
     for (j = 0; j < n; j += FL_VEC_N) {
-        __mmask16 valid = n - j >= FL_VEC_N ? (1u << FL_VEC_N) - 1 : (1u << (n - j)) - 1;
+        __mmask16 valid = fl_first_lanes(n - j < FL_VEC_N ? n - j : FL_VEC_N);
         FL_V(mask_storeu)(out + j, valid, FL_EXP_V4(FL_V(maskz_loadu)(valid, x + j), 1));
     }
 }
