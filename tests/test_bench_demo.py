@@ -51,6 +51,7 @@ def test_bench_compare_one_case(capsys):
     impls = [i for _, _, i, _ in rows]
     assert impls.count("fastloss") == 2 and impls.count("numpy") == 2  # loss+grad, loss only
     assert "fastloss[1t]" in impls and "fastloss[out,1t]" in impls
+    assert {"floor:copy", "floor:copy[1t]", "floor:fresh_copy"} <= set(impls)
     for _, _, impl, cells in rows:
         if impl.startswith("fastloss"):
             assert any(re.fullmatch(r"\d+%", c) for c in cells), cells

@@ -51,7 +51,12 @@ bandwidth is compared with the read bandwidth. Both bandwidths are measured
 in the same run, timed interleaved with the implementations, over the case's
 own logits array, with ``T`` Python threads each running ``np.add.reduce``
 (read) or ``np.copyto`` (copy; read + write bytes counted) over its own
-contiguous block of rows (NumPy releases the GIL in both).
+contiguous block of rows (NumPy releases the GIL in both). Three ``floor:``
+rows time plain copies of the logits, the least memory traffic of any
+loss+gradient: into an existing buffer with ``T`` threads and with one, and
+into a fresh array (page faults included); their ``vs best peer`` is the
+largest speed-up any implementation of that form could show in this run
+(see :func:`bandwidth_probes`).
 
 Examples::
 
@@ -276,14 +281,28 @@ def loss_only_impls(logits, target, n_threads):
 # ---------------------------------------------------------------------------
 
 def bandwidth_probes(array, pool, threads):
-    """Zero-argument callables ``read`` and ``copy`` over ``array``'s memory.
+    """Zero-argument callables timing the memory traffic of ``array``.
 
-    ``read`` runs ``np.add.reduce`` and ``copy`` runs ``np.copyto`` into a
-    preallocated twin, each over one contiguous block of rows per worker of
-    ``threads`` (``pool`` must have that many workers; NumPy releases the GIL in both). They are timed interleaved
-    with the implementations, so the bandwidth and the kernels see the same
-    machine state. GB/s: ``array.nbytes / t`` (read), ``2 * array.nbytes / t``
-    (copy: bytes read + bytes written).
+    ``read bandwidth`` runs ``np.add.reduce`` and ``copy bandwidth``
+    ``np.copyto`` into a preallocated twin, each over one contiguous block of
+    rows per worker of ``threads`` (``pool`` must have that many workers;
+    NumPy releases the GIL in both). GB/s: ``array.nbytes / t`` (read),
+    ``2 * array.nbytes / t`` (copy: bytes read + bytes written). The copies
+    are also the floors of the loss+gradient rows (a kernel reads the logits
+    and writes a gradient of the same size at least once):
+
+    ``floor:copy``
+        the copy probe: the least time of any ``[out]`` row;
+    ``floor:copy[1t]``
+        the same copy on one thread: ``floor:copy[1t] / floor:copy`` is how
+        much two threads speed up memory-bound work on this machine;
+    ``floor:fresh_copy``
+        ``np.empty_like`` then the threads' ``np.copyto`` into it: the least
+        time of any implementation that returns a new gradient (the page
+        faults and the kernel's zeroing of new memory included).
+
+    They are timed interleaved with the implementations, so the floors and
+    the kernels see the same machine state.
     """
     n_rows = array.shape[0]
     bounds = np.linspace(0, n_rows, min(threads, n_rows) + 1).astype(int)
@@ -294,10 +313,16 @@ def bandwidth_probes(array, pool, threads):
     def read():
         return list(pool.map(lambda s: np.add.reduce(array[s].ravel()), blocks))
 
-    def copy():
-        return list(pool.map(lambda s: np.copyto(dst[s], array[s]), blocks))
+    def copy_into(target):
+        return list(pool.map(lambda s: np.copyto(target[s], array[s]), blocks))
 
-    return {"read bandwidth": read, "copy bandwidth": copy}
+    def fresh_copy():
+        fresh = np.empty_like(array)
+        copy_into(fresh)
+        return fresh
+
+    return {"read bandwidth": read, "floor:copy": lambda: copy_into(dst),
+            "floor:copy[1t]": lambda: np.copyto(dst, array), "floor:fresh_copy": fresh_copy}
 
 
 # ---------------------------------------------------------------------------
@@ -554,19 +579,23 @@ def main(argv=None, out=None):
                 med = {k: statistics.median(v) for k, v in times.items()}
                 if args.compare:
                     read_bw = logits.nbytes / med.pop("read bandwidth") / 1e9
-                    copy_bw = 2 * logits.nbytes / med.pop("copy bandwidth") / 1e9
+                    copy_bw = 2 * logits.nbytes / med["floor:copy"] / 1e9
                     best_peer = min(med[k] for k in PEERS if k in med)
                     best_peer_out = min(med[k] for k in PEERS_OUT if k in med)
                 for name in med:
                     if name.endswith("(loss only)"):
                         continue
+                    floor = name.startswith("floor")
                     row = [f"{n}x{c}", dtype, name, _fmt_ms(med[name]), _fmt_ms(min(times[name])),
-                           _fmt_ratio(med["numpy"] / med[name])]
+                           "" if floor else _fmt_ratio(med["numpy"] / med[name])]
                     if args.compare:
-                        if name.startswith("fastloss"):
-                            # logits read + gradient written + labels read
-                            gbs = (2 * logits.nbytes + target.nbytes) / med[name] / 1e9
-                            peer = best_peer_out if "[out" in name else best_peer
+                        if name.startswith("fastloss") or floor:
+                            # logits read + gradient written (+ labels read by the losses)
+                            nbytes = 2 * logits.nbytes + (0 if floor else target.nbytes)
+                            gbs = nbytes / med[name] / 1e9
+                            reuses_buffer = "[out" in name or name in ("floor:copy",
+                                                                       "floor:copy[1t]")
+                            peer = best_peer_out if reuses_buffer else best_peer
                             row += [_fmt_ratio(peer / med[name]), f"{gbs:.1f}",
                                     f"{100 * gbs / copy_bw:.0f}%"]
                         else:
