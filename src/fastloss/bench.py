@@ -294,8 +294,11 @@ def bandwidth_probes(array, pool, threads):
     ``floor:copy``
         the copy probe: the least time of any ``[out]`` row;
     ``floor:copy[1t]``
-        the same copy on one thread: ``floor:copy[1t] / floor:copy`` is how
-        much two threads speed up memory-bound work on this machine;
+        the same copy, block after block, on one thread: ``floor:copy[1t] /
+        floor:copy`` is how much ``threads`` threads speed up memory-bound work
+        on this machine (the blocks are the same, so glibc picks the same kind
+        of stores: it streams copies larger than a fraction of the L3 cache
+        past the caches, and those are faster);
     ``floor:fresh_copy``
         ``np.empty_like`` then the threads' ``np.copyto`` into it: the least
         time of any implementation that returns a new gradient (the page
@@ -316,13 +319,17 @@ def bandwidth_probes(array, pool, threads):
     def copy_into(target):
         return list(pool.map(lambda s: np.copyto(target[s], array[s]), blocks))
 
+    def copy_serially():
+        for s in blocks:
+            np.copyto(dst[s], array[s])
+
     def fresh_copy():
         fresh = np.empty_like(array)
         copy_into(fresh)
         return fresh
 
     return {"read bandwidth": read, "floor:copy": lambda: copy_into(dst),
-            "floor:copy[1t]": lambda: np.copyto(dst, array), "floor:fresh_copy": fresh_copy}
+            "floor:copy[1t]": copy_serially, "floor:fresh_copy": fresh_copy}
 
 
 # ---------------------------------------------------------------------------
