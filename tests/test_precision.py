@@ -101,3 +101,37 @@ def test_weighted_and_smoothed_gradient_within_a_few_ulp(shape, dtype):
                                      reduction="sum", return_grad=True)
     floor = (q * wl).sum(axis=1, keepdims=True) * p
     assert ulps(grad, want, dtype, floor=floor).max() <= MAX_ULP
+
+
+@pytest.mark.parametrize("shape", [(301, 10), (31, 100)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_float32_gradient_with_weights_beyond_float_range(shape):
+    # sample weight x class weight overflows float32 (the gradient's row scale
+    # is computed in double): entries within float's range must still come out
+    # right, the others +-inf as the rounded exact value, never nan. (Where p
+    # itself is below float's normal range, its float exp has lost digits
+    # before any scaling, in every float32 softmax: those are not compared.)
+    x = logits(shape, np.float32, seed=6)
+    n, c = x.shape
+    target = np.random.default_rng(7).integers(0, c, n)
+    sw = np.full(n, 3e38, np.float32)
+    w = np.full(c, 10.0, np.float32)
+    p, _ = exact_softmax(x)
+    rows = np.arange(n)
+    scaled_p = p * (sw[:, None].astype(np.longdouble) * 10)
+    want = scaled_p.copy()
+    want[rows, target] -= sw.astype(np.longdouble) * 10
+    _, grad = fastloss.cross_entropy(x, target, class_weight=w, sample_weight=sw,
+                                     reduction="none", return_grad=True)
+    with np.errstate(over="ignore"):
+        want32 = want.astype(np.float32)
+    assert not np.isnan(grad).any()
+    finite = np.isfinite(want32)
+    assert finite.sum() > 0 and (~finite).sum() > 0
+    assert np.array_equal(grad[~finite], want32[~finite])
+    with np.errstate(over="ignore"):
+        scale_in_range = np.isfinite(scaled_p.astype(np.float32))
+    normal = finite & scale_in_range & (p >= np.finfo(np.float32).tiny)
+    # the target entries s (p_y - 1) to within a few ulp of s p_y, as in
+    # test_cross_entropy_loss_and_gradient_within_a_few_ulp (so not where s p_y
+    # itself is beyond float's range)
+    assert ulps(grad[normal], want[normal], np.float32, floor=scaled_p[normal]).max() <= MAX_ULP

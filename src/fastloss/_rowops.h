@@ -148,12 +148,45 @@ FL_V4_INLINE __m512 fl_affine_v4_f(__m512 v, double a, double c, const double *w
 {
     float a_hi = (float)a, a_lo = (float)(a - (double)a_hi);
     __m512d lo, hi;
-    if (c == 0.0)
+    if (c == 0.0 && fabsf(a_hi) != INFINITY)   /* a beyond float's range: inf - inf */
         return _mm512_fmadd_ps(v, _mm512_set1_ps(a_hi), _mm512_mul_ps(v, _mm512_set1_ps(a_lo)));
     lo = fl_affine_v4_d(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), a, c, w, valid);
     hi = fl_affine_v4_d(_mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)), a, c,
                         w != NULL ? w + 8 : NULL, valid >> 8);
     return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
+}
+
+/* a_l v_l for lanes l (a: per-lane doubles), rounded once: split (FL_LANES_SPLIT_V4)
+ * into a_hi + a_lo once per tile, then applied (FL_LANES_SCALE_V4) per column as
+ * fl_affine_v4_f does for float (two float instructions instead of the
+ * conversions to double and back); for double, a v directly. The split returns
+ * 0 (unusable) when some a_l is beyond float's range (a_hi = inf, a_lo = -inf). */
+FL_V4_INLINE int fl_lanes_split_v4_d(const double *a, __m512d *hi, __m512d *lo)
+{
+    *hi = *lo = _mm512_loadu_pd(a);   /* lo: unused */
+    return 1;
+}
+
+FL_V4_INLINE __m512d fl_lanes_scale_v4_d(__m512d v, __m512d hi, __m512d lo)
+{
+    (void)lo;
+    return _mm512_mul_pd(v, hi);
+}
+
+FL_V4_INLINE int fl_lanes_split_v4_f(const double *a, __m512 *hi, __m512 *lo)
+{
+    __m512d a0 = _mm512_loadu_pd(a), a1 = _mm512_loadu_pd(a + 8);
+    __m256 h0 = _mm512_cvtpd_ps(a0), h1 = _mm512_cvtpd_ps(a1);
+    __m256 l0 = _mm512_cvtpd_ps(_mm512_sub_pd(a0, _mm512_cvtps_pd(h0)));
+    __m256 l1 = _mm512_cvtpd_ps(_mm512_sub_pd(a1, _mm512_cvtps_pd(h1)));
+    *hi = _mm512_insertf32x8(_mm512_castps256_ps512(h0), h1, 1);
+    *lo = _mm512_insertf32x8(_mm512_castps256_ps512(l0), l1, 1);
+    return !_mm512_fpclass_ps_mask(*hi, 0x18);   /* 0x18: +inf or -inf */
+}
+
+FL_V4_INLINE __m512 fl_lanes_scale_v4_f(__m512 v, __m512 hi, __m512 lo)
+{
+    return _mm512_fmadd_ps(v, hi, _mm512_mul_ps(v, lo));
 }
 
 /* a_l v_l - c_l w for lanes l (a, c: per-lane doubles) rounded once from double. */
@@ -231,6 +264,8 @@ typedef struct {
 #define FL_SUM_LANES_V4 fl_sum_lanes_v4_d
 #define FL_AFFINE_V4 fl_affine_v4_d
 #define FL_LANES_AFFINE_V4 fl_lanes_affine_v4_d
+#define FL_LANES_SPLIT_V4 fl_lanes_split_v4_d
+#define FL_LANES_SCALE_V4 fl_lanes_scale_v4_d
 #include "_rowops_impl.h"   /* which undefines its parameters */
 
 #define FL_T float
@@ -251,6 +286,8 @@ typedef struct {
 #define FL_SUM_LANES_V4 fl_sum_lanes_v4_f
 #define FL_AFFINE_V4 fl_affine_v4_f
 #define FL_LANES_AFFINE_V4 fl_lanes_affine_v4_f
+#define FL_LANES_SPLIT_V4 fl_lanes_split_v4_f
+#define FL_LANES_SCALE_V4 fl_lanes_scale_v4_f
 #include "_rowops_impl.h"   /* which undefines its parameters */
 
 #endif
