@@ -91,13 +91,19 @@ PEERS_OUT = ("numpy", "sklearn[out]", "torch")   # peers of the buffer-reusing r
 # Timing helpers (also used by ``python -m fastloss demo``)
 # ---------------------------------------------------------------------------
 
-def time_calls(funcs, repeat, warmup=1):
+def time_calls(funcs, repeat, warmup=1, warm_each=False):
     """Time zero-argument callables interleaved; return {name: [seconds, ...]}.
 
     ``funcs`` maps a name to a callable. Each callable is called ``warmup``
-    times first, then every repeat calls each callable once in turn. The
-    garbage collector is disabled while timing (as in ``timeit``); results
-    of the calls are dropped at once so their memory is reused.
+    times first, then every repeat calls each callable once in turn. With
+    ``warm_each``, every timed call follows an untimed call of the same
+    callable, so each is timed in the steady state of back-to-back calls (as
+    in a training loop): not just after another implementation, whose idle
+    threads or cores the machine may still be parking or waking (on this
+    project's 2-vCPU VM a two-thread call straight after a long one-thread
+    call ran up to 1.3x slower). The garbage collector is disabled while
+    timing (as in ``timeit``); results of the calls are dropped at once so
+    their memory is reused.
     """
     if repeat < 1:
         raise ValueError(f"repeat must be >= 1, got {repeat}")
@@ -111,6 +117,8 @@ def time_calls(funcs, repeat, warmup=1):
     try:
         for _ in range(repeat):
             for name, fn in funcs.items():
+                if warm_each:
+                    fn()
                 t0 = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - t0)
@@ -581,7 +589,7 @@ def main(argv=None, out=None):
                     lo_impls = loss_only_impls(logits, target, args.threads)
                     impls.update({f"{k} (loss only)": f for k, f in lo_impls.items()})
                     impls.update(bandwidth_probes(logits, pool, peer_threads))
-                times = time_calls(impls, repeat)
+                times = time_calls(impls, repeat, warm_each=True)
                 del impls
                 med = {k: statistics.median(v) for k, v in times.items()}
                 if args.compare:
