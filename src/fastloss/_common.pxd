@@ -22,3 +22,22 @@ cdef inline double sum_in_order(const double[::1] partial) noexcept nogil:
     for b in range(partial.shape[0]):
         total += partial[b]
     return total
+
+
+cdef inline double sum_in_lanes(const double *values, Py_ssize_t n) noexcept nogil:
+    """Sum of values[0..n) in eight interleaved partial sums (value k goes to
+    sum k % 8), folded pairwise at the end: a fixed order that depends on n
+    only, and eight independent chains of additions instead of one (a chain
+    of 1e6 dependent adds took ~1 ms, a tenth of a 1e6x10 cross-entropy)."""
+    cdef double lanes[8]
+    cdef Py_ssize_t j, k = 0
+    for j in range(8):
+        lanes[j] = 0.0
+    while k + 8 <= n:
+        for j in range(8):
+            lanes[j] += values[k + j]
+        k += 8
+    for j in range(n - k):
+        lanes[j] += values[k + j]
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + \
+           ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))

@@ -31,7 +31,7 @@ from libc.string cimport memset
 
 import numpy as np
 
-from fastloss._common cimport floating, rows_per_block, sum_in_order
+from fastloss._common cimport floating, rows_per_block, sum_in_lanes, sum_in_order
 
 ctypedef fused target_floating:
     float
@@ -273,10 +273,10 @@ cdef double ce_index_block(
         spec.sw = sw + c0 if sw != NULL else NULL
         chunk_norms(logits + c0 * n_classes, rows, n_classes, <floating>inv_t,
                     grad + c0 * n_classes if grad != NULL else NULL, &spec, m, log_norm, total)
-        for k in range(rows):
-            if loss_out != NULL:
+        if loss_out != NULL:
+            for k in range(rows):
                 loss_out[c0 + k] = <floating>loss[k]
-            acc += loss[k]
+        acc += sum_in_lanes(loss, rows)
     return acc
 
 

@@ -61,7 +61,7 @@ from libc.string cimport memset
 
 import numpy as np
 
-from fastloss._common cimport floating, rows_per_block, sum_in_order
+from fastloss._common cimport floating, rows_per_block, sum_in_lanes, sum_in_order
 
 # Label dtypes the 1-D losses read without conversion (the API converts others).
 ctypedef fused label_t:
@@ -544,6 +544,7 @@ cdef double focal_block(
     cdef double a[CHUNK_ROWS]
     cdef double zero[CHUNK_ROWS]
     cdef double g_y[CHUNK_ROWS]
+    cdef double row_losses[CHUNK_ROWS]
     cdef double acc = 0.0, row_loss, sw_i
     cdef floating *g = NULL
     memset(zero, 0, sizeof(zero))
@@ -568,7 +569,8 @@ cdef double focal_block(
                     &a[k], &g_y[k])
             if loss_out != NULL:
                 loss_out[i] = <floating>row_loss
-            acc += row_loss
+            row_losses[k] = row_loss
+        acc += sum_in_lanes(row_losses, rows)   # as cross_entropy sums them
         if g != NULL:
             rows_affine(g, rows, n_classes, a, zero, cw)
             for k in range(rows):
@@ -594,6 +596,7 @@ cdef double margin_block(
     cdef double zero[CHUNK_ROWS]
     cdef double df[CHUNK_ROWS]
     cdef double g_y[CHUNK_ROWS]
+    cdef double row_losses[CHUNK_ROWS]
     cdef double acc = 0.0, row_loss, sw_i, w_y, f, coef, dz_y
     cdef double s = prm.scale
     cdef floating *g = NULL
@@ -636,7 +639,8 @@ cdef double margin_block(
                     g_y[k] = 0.0 if dz_y == 0.0 else dz_y * df[k]
             if loss_out != NULL:
                 loss_out[i] = <floating>row_loss
-            acc += row_loss
+            row_losses[k] = row_loss
+        acc += sum_in_lanes(row_losses, rows)   # as cross_entropy sums them
         if g != NULL:
             rows_affine(g, rows, n_classes, a, zero, <const double *>NULL)
             for k in range(rows):
