@@ -374,8 +374,8 @@ def vexp(const floating[::1] x, floating[::1] out):
 
 
 def vexp_v4(const floating[::1] x, floating[::1] out):
-    """Test hook: OUT out = the AVX-512 exp of the wide rows (fl_exp_v4_*) of x.
-    Returns False, leaving out alone, when this CPU or build has no such path."""
+    """Test hook: OUT out = the AVX-512 exp (fl_exp_v4_*) of x. Returns False,
+    leaving out alone, when this CPU or build has no such path."""
     cdef int ran
     if x.shape[0] == 0:
         return True

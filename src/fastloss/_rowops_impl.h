@@ -7,17 +7,25 @@
 #endif
 
 #ifdef FL_HAVE_V4
-/* fl_row_max for the AVX-512 clone: whole vectors, then a masked last one. */
+/* fl_row_max for the AVX-512 clone: four vectors at a time into four maxima
+ * (one chain of dependent vmax took 2 cycles per vector), the rest of the
+ * whole vectors, then a masked last one. */
 FL_V4 FL_T FL_SUFFIX(fl_row_max_v4)(const FL_T *x, Py_ssize_t n)
 {
     const __mmask16 tail = fl_first_lanes(n % FL_VEC_N);
-    const Py_ssize_t n_main = n - n % FL_VEC_N;
-    FL_VEC mv = FL_V(set1)(-INFINITY);
+    const Py_ssize_t n_main = n - n % FL_VEC_N, n_quad = n - n % (4 * FL_VEC_N);
+    FL_VEC m0 = FL_V(set1)(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
     Py_ssize_t j;
-    for (j = 0; j < n_main; j += FL_VEC_N)   /* vmax returns its 2nd operand if one is nan */
-        mv = FL_V(max)(FL_V(loadu)(x + j), mv);
-    mv = FL_V(max)(FL_V(mask_loadu)(mv, tail, x + n_main), mv);
-    return FL_V(reduce_max)(mv);
+    for (j = 0; j < n_quad; j += 4 * FL_VEC_N) {   /* vmax returns its 2nd operand if one is nan */
+        m0 = FL_V(max)(FL_V(loadu)(x + j), m0);
+        m1 = FL_V(max)(FL_V(loadu)(x + j + FL_VEC_N), m1);
+        m2 = FL_V(max)(FL_V(loadu)(x + j + 2 * FL_VEC_N), m2);
+        m3 = FL_V(max)(FL_V(loadu)(x + j + 3 * FL_VEC_N), m3);
+    }
+    for (; j < n_main; j += FL_VEC_N)
+        m0 = FL_V(max)(FL_V(loadu)(x + j), m0);
+    m0 = FL_V(max)(FL_V(mask_loadu)(m0, tail, x + n_main), m0);
+    return FL_V(reduce_max)(FL_V(max)(FL_V(max)(m0, m1), FL_V(max)(m2, m3)));
 }
 #endif
 
@@ -125,20 +133,24 @@ FL_INLINE void FL_SUFFIX(fl_row_sumexp)(const FL_T *x, Py_ssize_t n, FL_T m_scal
 
 #ifdef FL_HAVE_V4
 /* One vector of fl_row_norm_v4: the lanes in `valid` of x (and e) only; ahead
- * (elements, or 0 for none): where to prefetch from, relative to x. */
+ * (elements, or 0 for none): where to prefetch from, relative to x; scaled = 0
+ * (a constant where inlined) when inv_t is 1. */
 FL_V4_INLINE void FL_SUFFIX(fl_norm_step_v4)(const FL_T *x, FL_T *e, __mmask16 valid,
-                                             FL_VEC m_scaled, FL_VEC inv_t, __m512d *lo,
-                                             __m512d *hi, Py_ssize_t *count, Py_ssize_t ahead)
+                                             FL_VEC m_scaled, FL_VEC inv_t, int scaled,
+                                             __m512d *lo, __m512d *hi, Py_ssize_t *count,
+                                             Py_ssize_t ahead)
 {
     const int whole = valid == FL_ALL_LANES;   /* a constant where inlined */
     FL_VEC xv = whole ? FL_V(loadu)(x) : FL_V(maskz_loadu)(valid, x);
-    FL_VEC zs = FL_V(mul)(xv, inv_t), v;
+    FL_VEC zs = scaled ? FL_V(mul)(xv, inv_t) : xv, v;
     if (ahead != 0)   /* the same line of the next row (see fl_row_norm_v4) */
         __builtin_prefetch((const char *)(x + ahead), 0, 2);
     /* zs <= m_scaled (inv_t > 0 and rounding is monotonic), so the argument of
        exp is <= 0 or nan */
     __mmask16 at_max = FL_V_CMP_MASK(zs, m_scaled, _CMP_EQ_OQ) & valid;
-    v = FL_V(mask_mov)(FL_EXP_V4(FL_V(sub)(zs, m_scaled), 0), at_max, FL_V(set1)(1));
+    v = FL_EXP_V4(FL_V(sub)(zs, m_scaled), 0);
+    if (e != NULL)   /* exp(0) is 1 already; this is for -inf - -inf (nan) */
+        v = FL_V(mask_mov)(v, at_max, FL_V(set1)(1));
     if (e != NULL && whole)
         FL_V(storeu)(e, v);
     else if (e != NULL)
@@ -150,9 +162,13 @@ FL_V4_INLINE void FL_SUFFIX(fl_norm_step_v4)(const FL_T *x, FL_T *e, __mmask16 v
 /* fl_row_norm in AVX-512 intrinsics, for the v4 clone: the same sums (FL_NORM_TERM
  * per element, per-lane double sums added up as a tree) but gcc's code for the
  * portable loops spent ~45 instructions per vector, and the row's last partial
- * vector is read and written through masks (masked-off lanes are not touched). */
-FL_V4 void FL_SUFFIX(fl_row_norm_v4)(const FL_T *x, Py_ssize_t n, FL_T inv_t, FL_T m, FL_T *e,
-                                     double *log_arg, double *total)
+ * vector is read and written through masks (masked-off lanes are not touched).
+ * Compiled with and without the multiply by inv_t (scaled, a constant where
+ * inlined: see fl_row_norm_v4), which is one of the loop's dozen
+ * multiply-adds. */
+FL_V4_INLINE void FL_SUFFIX(fl_row_norm_body_v4)(const FL_T *x, Py_ssize_t n, FL_T inv_t,
+                                                 int scaled, FL_T m, FL_T *e, double *log_arg,
+                                                 double *total)
 {
     /* rows too long for fl_wide_rows to prefetch a whole chunk ahead (one row
        per chunk) fetch the next row's lines while this one's exps are computed:
@@ -170,21 +186,30 @@ FL_V4 void FL_SUFFIX(fl_row_norm_v4)(const FL_T *x, Py_ssize_t n, FL_T inv_t, FL
         __m512d run_lo = _mm512_setzero_pd(), run_hi = _mm512_setzero_pd();
         if (e != NULL)
             for (; j < end; j += FL_VEC_N)
-                FL_SUFFIX(fl_norm_step_v4)(x + j, e + j, all, ms, iv, &run_lo, &run_hi,
+                FL_SUFFIX(fl_norm_step_v4)(x + j, e + j, all, ms, iv, scaled, &run_lo, &run_hi,
                                            &count, ahead);
         else
             for (; j < end; j += FL_VEC_N)
-                FL_SUFFIX(fl_norm_step_v4)(x + j, NULL, all, ms, iv, &run_lo, &run_hi,
+                FL_SUFFIX(fl_norm_step_v4)(x + j, NULL, all, ms, iv, scaled, &run_lo, &run_hi,
                                            &count, ahead);
         lo = _mm512_add_pd(lo, run_lo);
         hi = _mm512_add_pd(hi, run_hi);
     }
     if (tail)
-        FL_SUFFIX(fl_norm_step_v4)(x + j, e != NULL ? e + j : NULL, tail, ms, iv, &lo, &hi,
-                                   &count, ahead);
+        FL_SUFFIX(fl_norm_step_v4)(x + j, e != NULL ? e + j : NULL, tail, ms, iv, scaled, &lo,
+                                   &hi, &count, ahead);
     rest = _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
     *total = rest + (double)count;
     *log_arg = rest + ((double)count - 1.0);
+}
+
+FL_V4 void FL_SUFFIX(fl_row_norm_v4)(const FL_T *x, Py_ssize_t n, FL_T inv_t, FL_T m, FL_T *e,
+                                     double *log_arg, double *total)
+{
+    if (inv_t == (FL_T)1)
+        FL_SUFFIX(fl_row_norm_body_v4)(x, n, inv_t, 0, m, e, log_arg, total);
+    else
+        FL_SUFFIX(fl_row_norm_body_v4)(x, n, inv_t, 1, m, e, log_arg, total);
 }
 #endif
 
@@ -388,12 +413,15 @@ FL_INLINE void FL_SUFFIX(fl_lanes_ce)(const fl_ce_spec *ce, const Py_ssize_t sta
  * non-max exps summed into rest[l] in column order, the max elements counted,
  * and the target column's logit and exp captured (x_y, e_y: bit patterns).
  * gcc's code for the portable loop ran 256-bit vectors with the two-step 2^n
- * scaling. */
-FL_V4 void FL_SUFFIX(fl_lanes_sumexp_v4)(FL_T tile[][FL_LANES], Py_ssize_t n_cols,
-                                         const FL_INT y[FL_LANES],
-                                         const FL_T m_scaled[FL_LANES], FL_T inv_t,
-                                         FL_UINT x_y[FL_LANES], FL_UINT e_y[FL_LANES],
-                                         double rest[FL_LANES], FL_UINT count[FL_LANES])
+ * scaling. Compiled with and without the multiply by inv_t (scaled: a
+ * constant where inlined, as in fl_row_norm_v4). */
+FL_V4_INLINE void FL_SUFFIX(fl_lanes_sumexp_body_v4)(FL_T tile[][FL_LANES], Py_ssize_t n_cols,
+                                                     const FL_INT y[FL_LANES],
+                                                     const FL_T m_scaled[FL_LANES], FL_T inv_t,
+                                                     int scaled,
+                                                     FL_UINT x_y[FL_LANES], FL_UINT e_y[FL_LANES],
+                                                     double rest[FL_LANES],
+                                                     FL_UINT count[FL_LANES])
 {
     const FL_VEC iv = FL_V(set1)(inv_t), one = FL_V(set1)(1);
     Py_ssize_t h, j;
@@ -406,7 +434,7 @@ FL_V4 void FL_SUFFIX(fl_lanes_sumexp_v4)(FL_T tile[][FL_LANES], Py_ssize_t n_col
         if (FL_VEC_N == 16)
             hi = _mm512_loadu_pd(rest + h + 8);
         for (j = 0; j < n_cols; ++j) {
-            FL_VEC xv = FL_V(loadu)(&tile[j][h]), zs = FL_V(mul)(xv, iv), v;
+            FL_VEC xv = FL_V(loadu)(&tile[j][h]), zs = scaled ? FL_V(mul)(xv, iv) : xv, v;
             __mmask16 at_max = FL_V_CMP_MASK(zs, ms, _CMP_EQ_OQ);
             __mmask16 at_y = FL_VI(cmpeq, _mask)(yv, FL_VI(set1, )((FL_INT)j));
             v = FL_V(mask_mov)(FL_EXP_V4(FL_V(sub)(zs, ms), 0), at_max, one);
@@ -423,6 +451,20 @@ FL_V4 void FL_SUFFIX(fl_lanes_sumexp_v4)(FL_T tile[][FL_LANES], Py_ssize_t n_col
         FL_V(storeu)((FL_T *)(x_y + h), xy);
         FL_V(storeu)((FL_T *)(e_y + h), ey);
     }
+}
+
+FL_V4 void FL_SUFFIX(fl_lanes_sumexp_v4)(FL_T tile[][FL_LANES], Py_ssize_t n_cols,
+                                         const FL_INT y[FL_LANES],
+                                         const FL_T m_scaled[FL_LANES], FL_T inv_t,
+                                         FL_UINT x_y[FL_LANES], FL_UINT e_y[FL_LANES],
+                                         double rest[FL_LANES], FL_UINT count[FL_LANES])
+{
+    if (inv_t == (FL_T)1)
+        FL_SUFFIX(fl_lanes_sumexp_body_v4)(tile, n_cols, y, m_scaled, inv_t, 0, x_y, e_y, rest,
+                                           count);
+    else
+        FL_SUFFIX(fl_lanes_sumexp_body_v4)(tile, n_cols, y, m_scaled, inv_t, 1, x_y, e_y, rest,
+                                           count);
 }
 #endif
 
@@ -836,7 +878,7 @@ FL_CLONES static void FL_SUFFIX(fl_row_log_softmax)(const FL_T *x, Py_ssize_t n,
 }
 
 /* Test hook (tests/test_vexp.py): out = FL_EXP_V4(x), returning 1, when the
- * AVX-512 wide-row path runs on this CPU; else returns 0, out untouched. */
+ * AVX-512 path runs on this CPU; else returns 0, out untouched. */
 #ifdef FL_HAVE_V4
 FL_V4 void FL_SUFFIX(fl_vexp_v4_run)(const FL_T *x, FL_T *out, Py_ssize_t n)
 {

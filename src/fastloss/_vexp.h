@@ -96,16 +96,34 @@ FL_INLINE float fl_exp_f(float x)
 }
 
 #ifdef FL_HAVE_V4
-/* fl_exp_d and fl_exp_f for 8 doubles or 16 floats in AVX-512 intrinsics, for
- * the hand-vectorised wide rows of the AVX-512 clone (_rowops.h): the same
- * clamps, reduction and polynomial, but 2^n applied by vscalef, which rounds a
- * subnormal or overflowing result once, in one instruction (the two-step
- * scaling above took 8 of the loop's 45 instructions). nan in -> nan out: the
- * clamps return their second operand when either is nan. may_overflow = 0 (a
- * constant at the call) drops the upper clamp for arguments known to be <= 0
- * or nan (+inf must not reach it: it would give nan). */
-#define FL_DEFINE_EXP_V4(name, VEC, S, clamp_hi, clamp_lo, log2e, shifter_, ln2_hi_, ln2_lo_, \
-                         first_coefficient, HORNER_STEPS)                                   \
+/* exp for 8 doubles or 16 floats in AVX-512 intrinsics, for the hand-vectorised
+ * loops of the AVX-512 clone (_rowops.h). Table-driven, to spend fewer
+ * multiply-adds: Zen 4 runs one 512-bit FMA per cycle, and the degree-13
+ * polynomial made these loops FMA-bound there.
+ *   exp(x) = 2^floor(n) * T_j * exp(r),  n = rint(K x / ln 2) / K,
+ *   j = K n mod K,  T_j = 2^(j/K),  r = x - n ln2  in [-ln2/2K, ln2/2K]
+ * with K = 8 for double (a table of 8 fits one register: one vpermpd per
+ * lookup; a table of 16 takes the two-register vpermi2pd, which cost more than
+ * the extra multiply-add of the longer polynomial) and K = 16 for float.
+ *  - n by the shifter trick at a granularity of 1/K (a shifter K times
+ *    smaller than for rint), so the low bits of the sum index the table and
+ *    vscalef, which scales by 2^floor(n), takes n as it is;
+ *  - T_j = hi_j + lo_j from tables held in registers;
+ *  - exp(r) = 1 + r P(r), P of degree 6 (double: Taylor's of degree 7 with the
+ *    r^7 term folded into the odd ones by Chebyshev economisation) or 2 (float,
+ *    Taylor): below 0.1 ulp on that interval. hi_j + (lo_j + (hi_j r) P) is
+ *    rounded once where it matters, in the last add: 0.7 ulp at most over a
+ *    dense sweep (1.1 ulp without lo_j, and the gradients' error grew past 4
+ *    ulp);
+ *  - 2^floor(n) by vscalef, which rounds a subnormal or overflowing result
+ *    once, in one instruction.
+ * Same clamps as fl_exp_d: nan in -> nan out (the clamps return their second
+ * operand when either is nan). may_overflow = 0 (a constant at the call) drops
+ * the upper clamp for arguments known to be <= 0 or nan (+inf must not reach
+ * it: it would give nan). exp(0) is exactly 1. The results may differ from
+ * fl_exp_d's in the last bit; both are tested (tests/test_vexp.py). */
+#define FL_DEFINE_EXP_V4(name, VEC, S, clamp_hi, clamp_lo, log2e, shifter_, ln2_hi, ln2_lo, \
+                         LOOKUP, HORNER_STEPS)                                               \
     FL_V4_INLINE VEC name(VEC x, int may_overflow)                                          \
     {                                                                                       \
         const VEC shifter = _mm512_set1_##S(shifter_);                                      \
@@ -115,29 +133,54 @@ FL_INLINE float fl_exp_f(float x)
         x = _mm512_max_##S(_mm512_set1_##S(clamp_lo), x);                                   \
         t = _mm512_fmadd_##S(x, _mm512_set1_##S(log2e), shifter);                           \
         n = _mm512_sub_##S(t, shifter);                                                     \
-        r = _mm512_fnmadd_##S(n, _mm512_set1_##S(ln2_hi_), x);                              \
-        r = _mm512_fnmadd_##S(n, _mm512_set1_##S(ln2_lo_), r);                              \
-        p = _mm512_set1_##S(first_coefficient);                                             \
+        r = _mm512_fnmadd_##S(n, _mm512_set1_##S(ln2_hi), x);                               \
+        r = _mm512_fnmadd_##S(n, _mm512_set1_##S(ln2_lo), r);                               \
         HORNER_STEPS                                                                        \
-        return _mm512_scalef_##S(p, n);                                                     \
+        {                                                                                   \
+            const __m512i j = _mm512_cast##S##_si512(t);                                    \
+            VEC hi = LOOKUP(hi), lo = LOOKUP(lo);                                           \
+            p = _mm512_fmadd_##S(_mm512_mul_##S(hi, r), p, lo);                             \
+            return _mm512_scalef_##S(_mm512_add_##S(hi, p), n);                             \
+        }                                                                                   \
     }
 
-/* The constants and polynomials of fl_exp_d and fl_exp_f. */
+/* 2^(j/K) = hi_j + lo_j: hi_j correctly rounded, lo_j the rest, rounded */
+static const double fl_exp2_8ths_hi_d[8] = {
+    0x1.0000000000000p+0, 0x1.172b83c7d517bp+0, 0x1.306fe0a31b715p+0, 0x1.4bfdad5362a27p+0,
+    0x1.6a09e667f3bcdp+0, 0x1.8ace5422aa0dbp+0, 0x1.ae89f995ad3adp+0, 0x1.d5818dcfba487p+0};
+static const double fl_exp2_8ths_lo_d[8] = {
+    0x0.0p+0, -0x1.19041b9d78a76p-55, 0x1.6f46ad23182e4p-55, 0x1.d4397afec42e2p-56,
+    -0x1.bdd3413b26456p-54, 0x1.6e9f156864b27p-54, 0x1.7a1cd345dcc81p-54, 0x1.2ed02d75b3707p-55};
+static const float fl_exp2_16ths_hi_f[16] = {
+    0x1.000000p+0f, 0x1.0b5586p+0f, 0x1.172b84p+0f, 0x1.2387a6p+0f,
+    0x1.306fe0p+0f, 0x1.3dea64p+0f, 0x1.4bfdaep+0f, 0x1.5ab07ep+0f,
+    0x1.6a09e6p+0f, 0x1.7a1148p+0f, 0x1.8ace54p+0f, 0x1.9c4918p+0f,
+    0x1.ae89fap+0f, 0x1.c199bep+0f, 0x1.d5818ep+0f, 0x1.ea4afap+0f};
+static const float fl_exp2_16ths_lo_f[16] = {
+    0x0.0p+0f, 0x1.9f3122p-25f, -0x1.c15742p-27f, 0x1.ceac48p-25f,
+    0x1.4636e2p-25f, 0x1.824684p-25f, -0x1.593abcp-25f, -0x1.5bd5ecp-27f,
+    0x1.9fcef4p-26f, -0x1.829fd0p-25f, 0x1.15506ep-27f, 0x1.51f848p-27f,
+    -0x1.a94b14p-26f, -0x1.3d56b2p-27f, -0x1.822dbcp-27f, 0x1.52486cp-27f};
+
+/* Shifters 1.5 * 2^(52 - 3) and 1.5 * 2^(23 - 4); ln2 in two parts, the first
+ * with trailing zeros so that n times it is exact (n has at most 14 significant
+ * bits for double, 12 for float: hence a shorter first part for float). */
+#define FL_LOOKUP_D(part) _mm512_permutexvar_pd(j, _mm512_loadu_pd(fl_exp2_8ths_##part##_d))
 #define FL_H(c) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(c));
-FL_DEFINE_EXP_V4(fl_exp_v4_d, __m512d, pd, 710.0, -746.0, 1.4426950408889634074,
-                 6755399441055744.0, 6.93147180369123816490e-01, 1.90821492927058770002e-10,
-                 1.0 / 6227020800.0,
-                 FL_H(1.0 / 479001600.0) FL_H(1.0 / 39916800.0) FL_H(1.0 / 3628800.0)
-                 FL_H(1.0 / 362880.0) FL_H(1.0 / 40320.0) FL_H(1.0 / 5040.0) FL_H(1.0 / 720.0)
-                 FL_H(1.0 / 120.0) FL_H(1.0 / 24.0) FL_H(1.0 / 6.0) FL_H(0.5) FL_H(1.0)
-                 FL_H(1.0))
+FL_DEFINE_EXP_V4(fl_exp_v4_d, __m512d, pd, 710.0, -746.0, 1.4426950408889634074, 0x1.8p49,
+                 6.93147180369123816490e-01, 1.90821492927058770002e-10, FL_LOOKUP_D,
+                 p = _mm512_set1_pd(0x1.a01a01a01a01ap-13); FL_H(0x1.6c1c38d7d266ep-10)
+                 FL_H(0x1.1111111111111p-7) FL_H(0x1.5555554ad3e8dp-5) FL_H(0x1.5555555555555p-3)
+                 FL_H(0x1.00000000000a2p-1) FL_H(1.0))
 #undef FL_H
+#define FL_LOOKUP_F(part) _mm512_permutexvar_ps(j, _mm512_loadu_ps(fl_exp2_16ths_##part##_f))
 #define FL_H(c) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
-FL_DEFINE_EXP_V4(fl_exp_v4_f, __m512, ps, 89.0f, -104.0f, 1.44269504088896341f, 12582912.0f,
-                 6.9314575195e-01f, 1.4286067653e-06f, 1.0f / 5040.0f,
-                 FL_H(1.0f / 720.0f) FL_H(1.0f / 120.0f) FL_H(1.0f / 24.0f) FL_H(1.0f / 6.0f)
-                 FL_H(0.5f) FL_H(1.0f) FL_H(1.0f))
+FL_DEFINE_EXP_V4(fl_exp_v4_f, __m512, ps, 89.0f, -104.0f, 1.44269504088896341f, 0x1.8p19f,
+                 0x1.62ep-1f, 0x1.0bfbe8p-15f, FL_LOOKUP_F,
+                 p = _mm512_set1_ps(1.0f / 6.0f); FL_H(0.5f) FL_H(1.0f))
 #undef FL_H
+#undef FL_LOOKUP_D
+#undef FL_LOOKUP_F
 #undef FL_DEFINE_EXP_V4
 #endif
 
