@@ -143,7 +143,7 @@ FL_V4_INLINE void FL_SUFFIX(fl_norm_step_v4)(const FL_T *x, FL_T *e, __mmask16 v
     const int whole = valid == FL_ALL_LANES;   /* a constant where inlined */
     FL_VEC xv = whole ? FL_V(loadu)(x) : FL_V(maskz_loadu)(valid, x);
     FL_VEC zs = scaled ? FL_V(mul)(xv, inv_t) : xv, v;
-    if (ahead != 0)   /* the same line of the next row (see fl_row_norm_v4) */
+    if (ahead != 0)   /* the same line of the next chunk (see fl_wide_rows) */
         __builtin_prefetch((const char *)(x + ahead), 0, 2);
     /* zs <= m_scaled (inv_t > 0 and rounding is monotonic), so the argument of
        exp is <= 0 or nan */
@@ -168,13 +168,8 @@ FL_V4_INLINE void FL_SUFFIX(fl_norm_step_v4)(const FL_T *x, FL_T *e, __mmask16 v
  * multiply-adds. */
 FL_V4_INLINE void FL_SUFFIX(fl_row_norm_body_v4)(const FL_T *x, Py_ssize_t n, FL_T inv_t,
                                                  int scaled, FL_T m, FL_T *e, double *log_arg,
-                                                 double *total)
+                                                 double *total, Py_ssize_t ahead)
 {
-    /* rows too long for fl_wide_rows to prefetch a whole chunk ahead (one row
-       per chunk) fetch the next row's lines while this one's exps are computed:
-       its max pass then reads from cache (8-18 % faster at 32000 columns, 23 %
-       for the float loss alone) */
-    const Py_ssize_t ahead = n * (Py_ssize_t)sizeof(FL_T) > FL_PREFETCH_ROW_BYTES ? n : 0;
     const __mmask16 all = FL_ALL_LANES, tail = fl_first_lanes(n % FL_VEC_N);
     const Py_ssize_t n_main = n - n % FL_VEC_N;
     FL_VEC ms = FL_V(set1)(m * inv_t), iv = FL_V(set1)(inv_t);
@@ -204,12 +199,12 @@ FL_V4_INLINE void FL_SUFFIX(fl_row_norm_body_v4)(const FL_T *x, Py_ssize_t n, FL
 }
 
 FL_V4 void FL_SUFFIX(fl_row_norm_v4)(const FL_T *x, Py_ssize_t n, FL_T inv_t, FL_T m, FL_T *e,
-                                     double *log_arg, double *total)
+                                     double *log_arg, double *total, Py_ssize_t ahead)
 {
     if (inv_t == (FL_T)1)
-        FL_SUFFIX(fl_row_norm_body_v4)(x, n, inv_t, 0, m, e, log_arg, total);
+        FL_SUFFIX(fl_row_norm_body_v4)(x, n, inv_t, 0, m, e, log_arg, total, ahead);
     else
-        FL_SUFFIX(fl_row_norm_body_v4)(x, n, inv_t, 1, m, e, log_arg, total);
+        FL_SUFFIX(fl_row_norm_body_v4)(x, n, inv_t, 1, m, e, log_arg, total, ahead);
 }
 #endif
 
@@ -219,9 +214,10 @@ FL_V4 void FL_SUFFIX(fl_row_norm_v4)(const FL_T *x, Py_ssize_t n, FL_T inv_t, FL
  * exactly 1) kept out of the exps' sum, and *total = the sum. The sums are
  * kept per lane and added up once per row as a tree (in a fixed order: a sum
  * of the lanes in lane order was a serial chain of 16 dependent adds per row,
- * a third of the time at n = 100). */
+ * a third of the time at n = 100). The AVX-512 path prefetches x + ahead as it
+ * goes (the same line of the next chunk: see fl_wide_rows). */
 FL_INLINE void FL_SUFFIX(fl_row_norm)(const FL_T *x, Py_ssize_t n, FL_T inv_t, FL_T m, FL_T *e,
-                                      double *log_arg, double *total)
+                                      double *log_arg, double *total, Py_ssize_t ahead)
 {
     FL_T m_scaled = m * inv_t;
     double acc[FL_BLOCK];
@@ -229,10 +225,11 @@ FL_INLINE void FL_SUFFIX(fl_row_norm)(const FL_T *x, Py_ssize_t n, FL_T inv_t, F
     Py_ssize_t l;
 #ifdef FL_HAVE_V4
     if (fl_v4()) {
-        FL_SUFFIX(fl_row_norm_v4)(x, n, inv_t, m, e, log_arg, total);
+        FL_SUFFIX(fl_row_norm_v4)(x, n, inv_t, m, e, log_arg, total, ahead);
         return;
     }
 #endif
+    (void)ahead;
 #pragma omp simd
     for (l = 0; l < FL_BLOCK; ++l) {
         acc[l] = 0.0;
@@ -740,23 +737,31 @@ FL_INLINE void FL_SUFFIX(fl_wide_rows)(const FL_T *x, Py_ssize_t n_rows, Py_ssiz
                                        FL_T inv_t, FL_T *e, const fl_ce_spec *ce, FL_T *row_max,
                                        double *log_norm, double *total)
 {
-    const Py_ssize_t row_bytes = n_cols * (Py_ssize_t)sizeof(FL_T);
+    const Py_ssize_t row_bytes = n_cols * (Py_ssize_t)sizeof(FL_T), ahead = n_rows * n_cols;
     Py_ssize_t i, q;
+#ifdef FL_HAVE_V4
+    const int v4 = fl_v4();
+#else
+    const int v4 = 0;
+#endif
     /* All the maxima first: the rows' exp loops then depend on nothing in
-       flight. Meanwhile the same rows of the next chunk (the callers walk
-       consecutive chunks) are prefetched: the hardware prefetcher alone left
-       each chunk's first pass waiting on memory (5-16 % faster with this at
-       100-1000 columns; the non-temporal hint measured best; rows over 16 KB,
-       one per chunk, gained nothing). */
+       flight. The same rows of the next chunk (the callers walk consecutive
+       chunks) are prefetched: the hardware prefetcher alone left each chunk's
+       first pass waiting on memory. The AVX-512 normaliser fetches them line
+       by line as it goes (`ahead`); the other clones here, in one burst per
+       row (5-16 % faster at 100-1000 columns; the non-temporal hint measured
+       best; rows over 16 KB, one per chunk, gained nothing). The burst stalled
+       on Zen 4 once the line fill buffers were full: 8-13 % of a 1000-column
+       loss. */
     for (i = 0; i < n_rows; ++i) {
-        const char *ahead = (const char *)(x + (n_rows + i) * n_cols);
-        for (q = 0; row_bytes <= FL_PREFETCH_ROW_BYTES && q < row_bytes; q += 64)
-            __builtin_prefetch(ahead + q, 0, 0);
+        const char *next = (const char *)(x + ahead + i * n_cols);
+        for (q = 0; !v4 && row_bytes <= FL_PREFETCH_ROW_BYTES && q < row_bytes; q += 64)
+            __builtin_prefetch(next + q, 0, 0);
         row_max[i] = FL_SUFFIX(fl_row_max)(x + i * n_cols, n_cols);
     }
     for (i = 0; i < n_rows; ++i) {
         FL_SUFFIX(fl_row_norm)(x + i * n_cols, n_cols, inv_t, row_max[i],
-                               e != NULL ? e + i * n_cols : NULL, log_norm + i, total + i);
+                               e != NULL ? e + i * n_cols : NULL, log_norm + i, total + i, ahead);
         row_max[i] *= inv_t;
     }
 #pragma omp simd
