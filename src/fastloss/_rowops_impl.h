@@ -319,20 +319,31 @@ FL_INLINE void FL_SUFFIX(fl_tile_store)(FL_T *x, FL_T tile[][FL_LANES],
             x[l * n_cols + j] = tile[j][l];
 }
 
-/* Prefetches the tile FL_PREFETCH_TILES ahead of this one (x) and its output
- * (e, for writing). Out of cache the in-register transposes stalled on each
- * row's first load and store (the hardware prefetcher did not keep up): 1.3-2x
- * slower at 10 columns before this. A prefetch never faults, so running past
- * the end of the array is harmless. */
+/* The tile FL_PREFETCH_TILES ahead of the one at x (or NULL for none): out of
+ * cache the in-register transposes stalled on each row's first load and store
+ * (the hardware prefetcher did not keep up): 1.3-2x slower at 10 columns
+ * without prefetches. A prefetch never faults, so running past the end of the
+ * array is harmless. */
 #define FL_PREFETCH_TILES 4
-FL_INLINE void FL_SUFFIX(fl_tile_prefetch)(const FL_T *x, const FL_T *e, Py_ssize_t n_cols)
+FL_INLINE const char *FL_SUFFIX(fl_tile_ahead)(const FL_T *x, Py_ssize_t n_cols)
+{
+    return x == NULL ? NULL
+         : (const char *)x + FL_PREFETCH_TILES * FL_LANES * n_cols * (Py_ssize_t)sizeof(FL_T);
+}
+
+/* Prefetches the tiles at ahead_x and (for writing) ahead_e, each NULL for
+ * none, in one burst. The AVX-512 loops spread theirs instead, a line per
+ * column vector (a tile of FL_LANES rows is FL_LANES / FL_VEC_N lines per
+ * column): in a burst they stalled on Zen 4 once the line fill buffers were
+ * full. */
+FL_INLINE void FL_SUFFIX(fl_tile_prefetch)(const char *ahead_x, const char *ahead_e,
+                                           Py_ssize_t n_cols)
 {
     Py_ssize_t q, span = FL_LANES * n_cols * (Py_ssize_t)sizeof(FL_T);
-    const char *ahead_x = (const char *)x + FL_PREFETCH_TILES * span;
-    const char *ahead_e = (const char *)e + FL_PREFETCH_TILES * span;
     for (q = 0; q < span; q += 64) {
-        __builtin_prefetch(ahead_x + q, 0, 3);
-        if (e != NULL)
+        if (ahead_x != NULL)
+            __builtin_prefetch(ahead_x + q, 0, 3);
+        if (ahead_e != NULL)
             __builtin_prefetch(ahead_e + q, 1, 3);
     }
 }
@@ -418,11 +429,12 @@ FL_V4_INLINE void FL_SUFFIX(fl_lanes_sumexp_body_v4)(FL_T tile[][FL_LANES], Py_s
                                                      int scaled,
                                                      FL_UINT x_y[FL_LANES], FL_UINT e_y[FL_LANES],
                                                      double rest[FL_LANES],
-                                                     FL_UINT count[FL_LANES])
+                                                     FL_UINT count[FL_LANES], const char *ahead_x)
 {
     const FL_VEC iv = FL_V(set1)(inv_t), one = FL_V(set1)(1);
     Py_ssize_t h, j;
     for (h = 0; h < FL_LANES; h += FL_VEC_N) {
+        const char *pf = ahead_x + (h / FL_VEC_N) * n_cols * 64;   /* a line per column */
         const FL_VEC ms = FL_V(loadu)(m_scaled + h);
         const __m512i yv = _mm512_loadu_si512((const void *)(y + h));
         __m512i cnt = _mm512_loadu_si512((const void *)(count + h));
@@ -433,6 +445,7 @@ FL_V4_INLINE void FL_SUFFIX(fl_lanes_sumexp_body_v4)(FL_T tile[][FL_LANES], Py_s
         for (j = 0; j < n_cols; ++j) {
             FL_VEC xv = FL_V(loadu)(&tile[j][h]), zs = scaled ? FL_V(mul)(xv, iv) : xv, v;
             __mmask16 at_max = FL_V_CMP_MASK(zs, ms, _CMP_EQ_OQ);
+            __builtin_prefetch(pf + j * 64, 0, 3);
             __mmask16 at_y = FL_VI(cmpeq, _mask)(yv, FL_VI(set1, )((FL_INT)j));
             v = FL_V(mask_mov)(FL_EXP_V4(FL_V(sub)(zs, ms), 0), at_max, one);
             xy = FL_V(mask_mov)(xy, at_y, xv);
@@ -454,14 +467,15 @@ FL_V4 void FL_SUFFIX(fl_lanes_sumexp_v4)(FL_T tile[][FL_LANES], Py_ssize_t n_col
                                          const FL_INT y[FL_LANES],
                                          const FL_T m_scaled[FL_LANES], FL_T inv_t,
                                          FL_UINT x_y[FL_LANES], FL_UINT e_y[FL_LANES],
-                                         double rest[FL_LANES], FL_UINT count[FL_LANES])
+                                         double rest[FL_LANES], FL_UINT count[FL_LANES],
+                                         const char *ahead_x)
 {
     if (inv_t == (FL_T)1)
         FL_SUFFIX(fl_lanes_sumexp_body_v4)(tile, n_cols, y, m_scaled, inv_t, 0, x_y, e_y, rest,
-                                           count);
+                                           count, ahead_x);
     else
         FL_SUFFIX(fl_lanes_sumexp_body_v4)(tile, n_cols, y, m_scaled, inv_t, 1, x_y, e_y, rest,
-                                           count);
+                                           count, ahead_x);
 }
 #endif
 
@@ -473,10 +487,11 @@ FL_V4 void FL_SUFFIX(fl_lanes_sumexp_v4)(FL_T tile[][FL_LANES], Py_ssize_t n_col
 FL_V4 void FL_SUFFIX(fl_lanes_grad_v4)(FL_T tile[][FL_LANES], Py_ssize_t n_cols,
                                        const FL_INT y[FL_LANES], const double a[FL_LANES],
                                        const double c[FL_LANES], const FL_T g_y[FL_LANES],
-                                       const double *w, int no_c)
+                                       const double *w, int no_c, const char *ahead_e)
 {
     Py_ssize_t h, j;
     for (h = 0; h < FL_LANES; h += FL_VEC_N) {
+        const char *pf = ahead_e + (h / FL_VEC_N) * n_cols * 64;   /* a line per column */
         const __m512i yv = _mm512_loadu_si512((const void *)(y + h));
         const __mmask16 live = FL_VI(cmpneq, _mask)(yv, FL_VI(set1, )(FL_ZERO_ROW));
         const FL_VEC gy = FL_V(loadu)(g_y + h);
@@ -485,7 +500,8 @@ FL_V4 void FL_SUFFIX(fl_lanes_grad_v4)(FL_T tile[][FL_LANES], Py_ssize_t n_cols,
 /* tile[j][h..] = g, with the target's entry and the dead rows' zeros */
 #define FL_GRAD_COLUMN(g)                                                                 \
         g = FL_V(mask_mov)(g, FL_VI(cmpeq, _mask)(yv, FL_VI(set1, )((FL_INT)j)), gy);  \
-        FL_V(storeu)(&tile[j][h], FL_V(maskz_mov)(live, g));
+        FL_V(storeu)(&tile[j][h], FL_V(maskz_mov)(live, g));                              \
+        __builtin_prefetch(pf + j * 64, 1, 3);
         if (scale_only)   /* c = 0 (no label smoothing): a v in FL_T lanes */
             for (j = 0; j < n_cols; ++j) {
                 FL_VEC g = FL_LANES_SCALE_V4(FL_V(loadu)(&tile[j][h]), a_hi, a_lo);
@@ -517,8 +533,18 @@ FL_INLINE void FL_SUFFIX(fl_lanes_norm)(const FL_T *x, Py_ssize_t lanes, Py_ssiz
     double a[FL_LANES], c[FL_LANES], loss[FL_LANES], s[FL_LANES], w_y[FL_LANES];
     FL_INT y[FL_LANES];   /* target column, FL_NO_TARGET, or FL_ZERO_ROW (ignored, unused) */
     Py_ssize_t j, l;
+    const char *ahead_x = FL_SUFFIX(fl_tile_ahead)(x, n_cols);
+    const char *ahead_e = FL_SUFFIX(fl_tile_ahead)(e, n_cols);
+#ifdef FL_HAVE_V4
+    const int v4 = fl_v4();   /* whose loops below prefetch as they go */
+#else
+    const int v4 = 0;
+#endif
     FL_SUFFIX(fl_tile_load)(tile, x, lanes, n_cols);
-    FL_SUFFIX(fl_tile_prefetch)(x, e, n_cols);
+    if (!v4)
+        FL_SUFFIX(fl_tile_prefetch)(ahead_x, ahead_e, n_cols);
+    else if (ce == NULL)   /* no gradient loop to spread e's prefetches over */
+        FL_SUFFIX(fl_tile_prefetch)(NULL, ahead_e, n_cols);
     if (ce != NULL && ce->y != NULL && lanes == FL_LANES) {
 #pragma omp simd
         for (l = 0; l < FL_LANES; ++l)
@@ -553,7 +579,8 @@ FL_INLINE void FL_SUFFIX(fl_lanes_norm)(const FL_T *x, Py_ssize_t lanes, Py_ssiz
         }
 #ifdef FL_HAVE_V4
     if (fl_v4())
-        FL_SUFFIX(fl_lanes_sumexp_v4)(tile, n_cols, y, m_scaled, inv_t, x_y, e_y, rest, count);
+        FL_SUFFIX(fl_lanes_sumexp_v4)(tile, n_cols, y, m_scaled, inv_t, x_y, e_y, rest, count,
+                                      ahead_x);
     else
 #endif
     for (j = 0; j < n_cols; ++j) {
@@ -620,7 +647,8 @@ FL_INLINE void FL_SUFFIX(fl_lanes_norm)(const FL_T *x, Py_ssize_t lanes, Py_ssiz
         if (e != NULL) {
 #ifdef FL_HAVE_V4
             if (fl_v4())
-                FL_SUFFIX(fl_lanes_grad_v4)(tile, n_cols, y, a, c, g_y, w, ce->spread == 0.0);
+                FL_SUFFIX(fl_lanes_grad_v4)(tile, n_cols, y, a, c, g_y, w, ce->spread == 0.0,
+                                            ahead_e);
             else
 #endif
             for (j = 0; j < n_cols; ++j) {
