@@ -316,3 +316,46 @@ def test_loss_function_propagates_nan_in_X():
         fun = loss_function(name, X, target)
         loss, grad = fun(np.full(fun.n_params, 0.1))
         assert np.isnan(loss) and np.isnan(grad).any(), name
+
+
+class _Frame:
+    """The two things scikit-learn reads of a dataframe: columns and __array__."""
+
+    def __init__(self, data, columns):
+        self.data, self.columns = np.asarray(data), list(columns)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+
+def test_feature_names_recorded_and_checked():
+    data = make_blobs_dataset(n_samples=200, n_features=3, n_classes=3, seed=1)
+    X, y = data.X_train, data.y_train
+    model = SoftmaxRegression().fit(_Frame(X, ["a", "b", "c"]), y)
+    assert list(model.feature_names_in_) == ["a", "b", "c"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        same = model.predict(_Frame(X, ["a", "b", "c"]))
+    np.testing.assert_array_equal(same, SoftmaxRegression().fit(X, y).predict(X))
+    with pytest.raises(ValueError, match=r"unseen at fit time: \['d'\].*missing: \['c'\]"):
+        model.predict(_Frame(X, ["a", "b", "d"]))
+    with pytest.raises(ValueError, match="another order"):
+        model.predict(_Frame(X, ["b", "a", "c"]))
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        model.predict(X)
+    # non-string columns are not names; refitting on a plain array drops them
+    assert not hasattr(SoftmaxRegression().fit(_Frame(X, [0, 1, 2]), y), "feature_names_in_")
+    model.fit(X, y)
+    assert not hasattr(model, "feature_names_in_")
+    with pytest.warns(UserWarning, match="fitted without feature names"):
+        model.predict(_Frame(X, ["a", "b", "c"]))
+
+
+def test_feature_names_match_sklearn_on_a_dataframe():
+    pd = pytest.importorskip("pandas")
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    data = make_blobs_dataset(n_samples=200, n_features=3, n_classes=3, seed=2)
+    frame = pd.DataFrame(data.X_train, columns=["x0", "x1", "x2"])
+    ours = SoftmaxRegression().fit(frame, data.y_train)
+    theirs = linear_model.LogisticRegression().fit(frame, data.y_train)
+    np.testing.assert_array_equal(ours.feature_names_in_, theirs.feature_names_in_)

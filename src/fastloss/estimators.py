@@ -232,6 +232,18 @@ def loss_function(name, X, target, *, n_classes=None, fit_intercept=True, l2=0.0
                            chunk_size, n_threads, loss_kwargs)
 
 
+def _feature_names(X):
+    """X's column names when it is a dataframe whose columns are all strings
+    (as scikit-learn records them), else None."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "__array__"):
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    if names.size and all(isinstance(name, str) for name in names):
+        return names
+    return None
+
+
 def _check_X(X, name="X"):
     """2-D finite float array (float64 unless float32/float64 already)."""
     if hasattr(X, "tocsr") or hasattr(X, "toarray"):
@@ -389,6 +401,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     n_iter_ : ndarray of shape (1,)
         L-BFGS iterations run.
     n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of X in fit, when X was a dataframe whose column names
+        are all strings (as scikit-learn); later calls check them.
     objective_ : float
         Final value of the objective above.
 
@@ -461,6 +476,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         tol = _positive(self.tol, "tol", allow_zero=True)
         eps = v.label_smoothing(self.label_smoothing)
         verbose = _positive(self.verbose, "verbose", integral=True, allow_zero=True)
+        names = _feature_names(X)
         X = _check_X(X)
         n_samples = X.shape[0]
         y = _check_y(y, n_samples)
@@ -498,17 +514,43 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.n_iter_ = np.array([result.nit], dtype=np.int32)
         self.objective_ = float(result.fun)
         self.n_features_in_ = X.shape[1]
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         return self
 
     def _check_fitted_X(self, X):
         if not hasattr(self, "coef_"):
             raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call "
                                  "'fit' with appropriate arguments before using this estimator.")
+        self._check_feature_names(_feature_names(X))
         X = _check_X(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
                              f"expecting {self.n_features_in_} features as input.")
         return X
+
+    def _check_feature_names(self, names):
+        """scikit-learn's rule: the columns must match the names seen in fit,
+        in order; a warning when only one of fit and this call had names."""
+        fitted = getattr(self, "feature_names_in_", None)
+        if fitted is None and names is None:
+            return
+        cls = type(self).__name__
+        if fitted is None:
+            warnings.warn(f"X has feature names, but {cls} was fitted without feature names",
+                          UserWarning, stacklevel=3)
+        elif names is None:
+            warnings.warn(f"X does not have valid feature names, but {cls} was fitted with "
+                          "feature names", UserWarning, stacklevel=3)
+        elif len(names) != len(fitted) or (names != fitted).any():
+            unseen = [n for n in names if n not in set(fitted)]
+            missing = [n for n in fitted if n not in set(names)]
+            detail = (f"unseen at fit time: {unseen}; seen at fit time, yet now missing: "
+                      f"{missing}" if unseen or missing else "the same names in another order")
+            raise ValueError(f"The feature names should match those that were passed during "
+                             f"fit ({detail})")
 
     def decision_function(self, X):
         """Linear scores ``X @ coef_.T + intercept_``: shape (n_samples, n_classes),
