@@ -1,7 +1,7 @@
 /* Template body of _rowops.h: included once per element type FL_T. */
 
-/* Wide rows up to this size get the next chunk prefetched (fl_wide_rows), longer
- * ones the next row (fl_row_norm_v4). */
+/* Outside the AVX-512 clone, wide rows up to this size get the next chunk's
+ * rows prefetched in a burst per row (fl_wide_rows). */
 #ifndef FL_PREFETCH_ROW_BYTES
 #define FL_PREFETCH_ROW_BYTES 16384
 #endif
@@ -133,8 +133,8 @@ FL_INLINE void FL_SUFFIX(fl_row_sumexp)(const FL_T *x, Py_ssize_t n, FL_T m_scal
 
 #ifdef FL_HAVE_V4
 /* One vector of fl_row_norm_v4: the lanes in `valid` of x (and e) only; ahead
- * (elements, or 0 for none): where to prefetch from, relative to x; scaled = 0
- * (a constant where inlined) when inv_t is 1. */
+ * (elements): where to prefetch from, relative to x; scaled = 0 (a constant
+ * where inlined) when inv_t is 1. */
 FL_V4_INLINE void FL_SUFFIX(fl_norm_step_v4)(const FL_T *x, FL_T *e, __mmask16 valid,
                                              FL_VEC m_scaled, FL_VEC inv_t, int scaled,
                                              __m512d *lo, __m512d *hi, Py_ssize_t *count,
@@ -143,8 +143,7 @@ FL_V4_INLINE void FL_SUFFIX(fl_norm_step_v4)(const FL_T *x, FL_T *e, __mmask16 v
     const int whole = valid == FL_ALL_LANES;   /* a constant where inlined */
     FL_VEC xv = whole ? FL_V(loadu)(x) : FL_V(maskz_loadu)(valid, x);
     FL_VEC zs = scaled ? FL_V(mul)(xv, inv_t) : xv, v;
-    if (ahead != 0)   /* the same line of the next chunk (see fl_wide_rows) */
-        __builtin_prefetch((const char *)(x + ahead), 0, 2);
+    __builtin_prefetch((const char *)(x + ahead), 0, 2);   /* the next chunk's: see fl_wide_rows */
     /* zs <= m_scaled (inv_t > 0 and rounding is monotonic), so the argument of
        exp is <= 0 or nan */
     __mmask16 at_max = FL_V_CMP_MASK(zs, m_scaled, _CMP_EQ_OQ) & valid;
@@ -535,11 +534,7 @@ FL_INLINE void FL_SUFFIX(fl_lanes_norm)(const FL_T *x, Py_ssize_t lanes, Py_ssiz
     Py_ssize_t j, l;
     const char *ahead_x = FL_SUFFIX(fl_tile_ahead)(x, n_cols);
     const char *ahead_e = FL_SUFFIX(fl_tile_ahead)(e, n_cols);
-#ifdef FL_HAVE_V4
     const int v4 = fl_v4();   /* whose loops below prefetch as they go */
-#else
-    const int v4 = 0;
-#endif
     FL_SUFFIX(fl_tile_load)(tile, x, lanes, n_cols);
     if (!v4)
         FL_SUFFIX(fl_tile_prefetch)(ahead_x, ahead_e, n_cols);
@@ -767,11 +762,7 @@ FL_INLINE void FL_SUFFIX(fl_wide_rows)(const FL_T *x, Py_ssize_t n_rows, Py_ssiz
 {
     const Py_ssize_t row_bytes = n_cols * (Py_ssize_t)sizeof(FL_T), ahead = n_rows * n_cols;
     Py_ssize_t i, q;
-#ifdef FL_HAVE_V4
     const int v4 = fl_v4();
-#else
-    const int v4 = 0;
-#endif
     /* All the maxima first: the rows' exp loops then depend on nothing in
        flight. The same rows of the next chunk (the callers walk consecutive
        chunks) are prefetched: the hardware prefetcher alone left each chunk's

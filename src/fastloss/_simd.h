@@ -46,6 +46,8 @@ static inline int fl_simd_level(void) { return 0; }   /* compiler default only *
 #define FL_V4 static inline __attribute__((target("arch=x86-64-v4")))
 #define FL_V4_INLINE static inline __attribute__((always_inline, target("arch=x86-64-v4")))
 #define fl_v4() __builtin_cpu_supports("x86-64-v4")
+#else
+#define fl_v4() 0   /* no AVX-512 clone: callers that reach no FL_V4 function need no #ifdef */
 #endif
 
 #endif
