@@ -349,6 +349,8 @@ def test_feature_names_recorded_and_checked():
     assert not hasattr(model, "feature_names_in_")
     with pytest.warns(UserWarning, match="fitted without feature names"):
         model.predict(_Frame(X, ["a", "b", "c"]))
+    with pytest.raises(TypeError, match=r"\['int', 'str'\] as column name types"):
+        SoftmaxRegression().fit(_Frame(X, ["a", 1, "c"]), y)
 
 
 def test_feature_names_match_sklearn_on_a_dataframe():
@@ -359,3 +361,8 @@ def test_feature_names_match_sklearn_on_a_dataframe():
     ours = SoftmaxRegression().fit(frame, data.y_train)
     theirs = linear_model.LogisticRegression().fit(frame, data.y_train)
     np.testing.assert_array_equal(ours.feature_names_in_, theirs.feature_names_in_)
+    mixed = frame.set_axis(["x0", 1, "x2"], axis=1)
+    with pytest.raises(TypeError):
+        linear_model.LogisticRegression().fit(mixed, data.y_train)
+    with pytest.raises(TypeError):
+        SoftmaxRegression().fit(mixed, data.y_train)

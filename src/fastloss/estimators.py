@@ -234,14 +234,18 @@ def loss_function(name, X, target, *, n_classes=None, fit_intercept=True, l2=0.0
 
 def _feature_names(X):
     """X's column names when it is a dataframe whose columns are all strings
-    (as scikit-learn records them), else None."""
+    (as scikit-learn records them), else None; TypeError for a mix of string
+    and other names, as scikit-learn."""
     columns = getattr(X, "columns", None)
     if columns is None or not hasattr(X, "__array__"):
         return None
     names = np.asarray(list(columns), dtype=object)
-    if names.size and all(isinstance(name, str) for name in names):
-        return names
-    return None
+    kinds = sorted({type(name).__name__ for name in names})
+    if len(kinds) > 1 and "str" in kinds:
+        raise TypeError("Feature names are only supported if all input features have string "
+                        f"names, but X has {kinds} as column name types; convert them all "
+                        "to str (X.columns = X.columns.astype(str))")
+    return names if kinds == ["str"] else None
 
 
 def _check_X(X, name="X"):
@@ -545,8 +549,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             warnings.warn(f"X does not have valid feature names, but {cls} was fitted with "
                           "feature names", UserWarning, stacklevel=3)
         elif len(names) != len(fitted) or (names != fitted).any():
-            unseen = [n for n in names if n not in set(fitted)]
-            missing = [n for n in fitted if n not in set(names)]
+            seen, given = set(fitted), set(names)
+            unseen = [n for n in names if n not in seen]
+            missing = [n for n in fitted if n not in given]
             detail = (f"unseen at fit time: {unseen}; seen at fit time, yet now missing: "
                       f"{missing}" if unseen or missing else "the same names in another order")
             raise ValueError(f"The feature names should match those that were passed during "
