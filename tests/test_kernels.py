@@ -284,6 +284,37 @@ def _poisoned(dtype):
     return x, [3, 7, 11, 15]
 
 
+@pytest.mark.parametrize("n_cols", [7, 100, 1000])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_row_sums_keep_nan_of_either_sign_and_tiny_exps(dtype, n_cols):
+    # The AVX-512 kernels sum float exps as rescaled bit patterns (_rowops.h):
+    # a nan must still make its row nan, also when nans of both signs meet in
+    # one row, and exps below float's normal range must still be summed.
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((40, n_cols)).astype(dtype)
+    x[2, 1] = np.nan
+    x[5, 0], x[5, n_cols - 1] = np.nan, -np.nan
+    x[5 + 16, :3] = np.copysign(np.nan, -1), np.nan, -np.nan   # the other half of a tile
+    x[9, :] = -100.0                   # exp(-100 - 0) is subnormal in float32
+    x[9, 3] = 0.0
+    x[30, :] = -np.inf
+    x[30, 4] = 1.0
+    bad = [2, 5, 21]
+    good = np.setdiff1d(np.arange(40), bad)
+    y = np.arange(40) % n_cols
+    y[9], y[30] = 3, 4
+    loss = fastloss.cross_entropy(x, y, reduction="none")
+    lse = fastloss.logsumexp(x)
+    assert np.isnan(loss[bad]).all() and np.isnan(lse[bad]).all()
+    rtol = RTOL[np.dtype(dtype)]
+    assert_close(loss[good], ref.cross_entropy(x[good], y[good], reduction="none"), rtol)
+    assert_close(lse[good], ref.logsumexp(x[good]), rtol)
+    # row 9's loss is log(1 + (n_cols - 1) exp(-100)): tiny but not 0
+    want_9 = (n_cols - 1) * np.exp(-100.0)
+    np.testing.assert_allclose(loss[9], want_9, rtol=0.05 if dtype == np.float32 else 1e-12)
+    assert loss[30] == 0.0
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", FUNCS)
 def test_nan_and_inf_stay_in_their_rows(name, dtype):

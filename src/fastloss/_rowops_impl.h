@@ -192,7 +192,7 @@ FL_V4_INLINE void FL_SUFFIX(fl_row_norm_body_v4)(const FL_T *x, Py_ssize_t n, FL
     if (tail)
         FL_SUFFIX(fl_norm_step_v4)(x + j, e != NULL ? e + j : NULL, tail, ms, iv, scaled, &lo,
                                    &hi, &count, ahead);
-    rest = _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+    rest = FL_SUM_TOTAL_V4(lo, hi);
     *total = rest + (double)count;
     *log_arg = rest + ((double)count - 1.0);
 }
@@ -438,9 +438,7 @@ FL_V4_INLINE void FL_SUFFIX(fl_lanes_sumexp_body_v4)(FL_T tile[][FL_LANES], Py_s
         const __m512i yv = _mm512_loadu_si512((const void *)(y + h));
         __m512i cnt = _mm512_loadu_si512((const void *)(count + h));
         FL_VEC xy = FL_V(loadu)((const FL_T *)(x_y + h)), ey = FL_V(loadu)((const FL_T *)(e_y + h));
-        __m512d lo = _mm512_loadu_pd(rest + h), hi = _mm512_setzero_pd();
-        if (FL_VEC_N == 16)
-            hi = _mm512_loadu_pd(rest + h + 8);
+        __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
         for (j = 0; j < n_cols; ++j) {
             FL_VEC xv = FL_V(loadu)(&tile[j][h]), zs = scaled ? FL_V(mul)(xv, iv) : xv, v;
             __mmask16 at_max = FL_V_CMP_MASK(zs, ms, _CMP_EQ_OQ);
@@ -453,9 +451,7 @@ FL_V4_INLINE void FL_SUFFIX(fl_lanes_sumexp_body_v4)(FL_T tile[][FL_LANES], Py_s
             FL_SUM_LANES_V4(&lo, &hi, v, (__mmask16)~at_max);
             cnt = FL_VI(mask_add, )(cnt, at_max, cnt, FL_VI(set1, )(1));
         }
-        _mm512_storeu_pd(rest + h, lo);
-        if (FL_VEC_N == 16)
-            _mm512_storeu_pd(rest + h + 8, hi);
+        FL_SUM_STORE_V4(rest + h, lo, hi);
         _mm512_storeu_si512((void *)(count + h), cnt);
         FL_V(storeu)((FL_T *)(x_y + h), xy);
         FL_V(storeu)((FL_T *)(e_y + h), ey);
@@ -943,6 +939,8 @@ static int FL_SUFFIX(fl_vexp_v4)(const FL_T *x, FL_T *out, Py_ssize_t n)
 #undef FL_VI
 #undef FL_EXP_V4
 #undef FL_SUM_LANES_V4
+#undef FL_SUM_TOTAL_V4
+#undef FL_SUM_STORE_V4
 #undef FL_AFFINE_V4
 #undef FL_LANES_AFFINE_V4
 #undef FL_LANES_SPLIT_V4
