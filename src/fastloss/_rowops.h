@@ -257,6 +257,7 @@ FL_V4_INLINE __m512 fl_lanes_affine_v4_f(__m512 v, const double *a, const double
 #define FL_NARROW_MAX 40
 /* Rows handled together, one per SIMD lane, by fl_rows_norm. */
 #define FL_LANES 16
+#define FL_LANES_LOG2 4   /* FL_LANES = 2^4, for index shifts */
 /* Elements per vector block of a wide row (one AVX-512 float vector). */
 #define FL_BLOCK 16
 /* A wide row's lane sums are kept in two levels: each run of FL_RUN blocks is
@@ -312,6 +313,8 @@ typedef struct {
 #define FL_SUM_LANES_V4 fl_sum_lanes_v4_d
 #define FL_SUM_TOTAL_V4 fl_sum_total_v4_d
 #define FL_SUM_STORE_V4 fl_sum_store_v4_d
+#define FL_GATHER_V4(src, mask, index, base) \
+    _mm512_mask_i64gather_pd(src, (__mmask8)(mask), index, base, 8)
 #define FL_AFFINE_V4 fl_affine_v4_d
 #define FL_LANES_AFFINE_V4 fl_lanes_affine_v4_d
 #define FL_LANES_SPLIT_V4 fl_lanes_split_v4_d
@@ -336,6 +339,7 @@ typedef struct {
 #define FL_SUM_LANES_V4 fl_sum_lanes_v4_f
 #define FL_SUM_TOTAL_V4 fl_sum_total_v4_f
 #define FL_SUM_STORE_V4 fl_sum_store_v4_f
+#define FL_GATHER_V4(src, mask, index, base) _mm512_mask_i32gather_ps(src, mask, index, base, 4)
 #define FL_AFFINE_V4 fl_affine_v4_f
 #define FL_LANES_AFFINE_V4 fl_lanes_affine_v4_f
 #define FL_LANES_SPLIT_V4 fl_lanes_split_v4_f

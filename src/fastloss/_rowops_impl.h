@@ -418,11 +418,13 @@ FL_INLINE void FL_SUFFIX(fl_lanes_ce)(const fl_ce_spec *ce, const Py_ssize_t sta
 /* The column loop of fl_lanes_norm in AVX-512 intrinsics: for each lane (row) l
  * and column j, tile[j][l] = its exp (FL_NORM_TERM, as fl_norm_step_v4), the
  * non-max exps summed into rest[l] in column order, the max elements counted,
- * and the target column's logit and exp captured (x_y, e_y: bit patterns).
+ * then the target column's logit (from the rows at x) and exp (from the tile)
+ * gathered (x_y, e_y: bit patterns; a blend per column cost more).
  * gcc's code for the portable loop ran 256-bit vectors with the two-step 2^n
  * scaling. Compiled with and without the multiply by inv_t (scaled: a
  * constant where inlined, as in fl_row_norm_v4). */
-FL_V4_INLINE void FL_SUFFIX(fl_lanes_sumexp_body_v4)(FL_T tile[][FL_LANES], Py_ssize_t n_cols,
+FL_V4_INLINE void FL_SUFFIX(fl_lanes_sumexp_body_v4)(FL_T tile[][FL_LANES], const FL_T *x,
+                                                     Py_ssize_t n_cols,
                                                      const FL_INT y[FL_LANES],
                                                      const FL_T m_scaled[FL_LANES], FL_T inv_t,
                                                      int scaled,
@@ -431,34 +433,41 @@ FL_V4_INLINE void FL_SUFFIX(fl_lanes_sumexp_body_v4)(FL_T tile[][FL_LANES], Py_s
                                                      FL_UINT count[FL_LANES], const char *ahead_x)
 {
     const FL_VEC iv = FL_V(set1)(inv_t), one = FL_V(set1)(1);
-    Py_ssize_t h, j;
+    FL_INT row_start[FL_VEC_N], lane[FL_VEC_N];
+    Py_ssize_t h, j, k;
     for (h = 0; h < FL_LANES; h += FL_VEC_N) {
         const char *pf = ahead_x + (h / FL_VEC_N) * n_cols * 64;   /* a line per column */
         const FL_VEC ms = FL_V(loadu)(m_scaled + h);
         const __m512i yv = _mm512_loadu_si512((const void *)(y + h));
+        const __mmask16 has_y = FL_VI(cmpge, _mask)(yv, _mm512_setzero_si512());
         __m512i cnt = _mm512_loadu_si512((const void *)(count + h));
-        FL_VEC xy = FL_V(loadu)((const FL_T *)(x_y + h)), ey = FL_V(loadu)((const FL_T *)(e_y + h));
         __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
         for (j = 0; j < n_cols; ++j) {
             FL_VEC xv = FL_V(loadu)(&tile[j][h]), zs = scaled ? FL_V(mul)(xv, iv) : xv, v;
             __mmask16 at_max = FL_V_CMP_MASK(zs, ms, _CMP_EQ_OQ);
             __builtin_prefetch(pf + j * 64, 0, 3);
-            __mmask16 at_y = FL_VI(cmpeq, _mask)(yv, FL_VI(set1, )((FL_INT)j));
             v = FL_V(mask_mov)(FL_EXP_V4(FL_V(sub)(zs, ms), 0), at_max, one);
-            xy = FL_V(mask_mov)(xy, at_y, xv);
-            ey = FL_V(mask_mov)(ey, at_y, v);
             FL_V(storeu)(&tile[j][h], v);
             FL_SUM_LANES_V4(&lo, &hi, v, (__mmask16)~at_max);
             cnt = FL_VI(mask_add, )(cnt, at_max, cnt, FL_VI(set1, )(1));
         }
         FL_SUM_STORE_V4(rest + h, lo, hi);
         _mm512_storeu_si512((void *)(count + h), cnt);
-        FL_V(storeu)((FL_T *)(x_y + h), xy);
-        FL_V(storeu)((FL_T *)(e_y + h), ey);
+        for (k = 0; k < FL_VEC_N; ++k) {   /* lanes without a target (y < 0) are not read */
+            row_start[k] = (FL_INT)((h + k) * n_cols);
+            lane[k] = (FL_INT)(h + k);
+        }
+        FL_V(storeu)((FL_T *)(x_y + h),
+                     FL_GATHER_V4(FL_V(setzero)(), has_y,
+                                  FL_VI(add, )(yv, _mm512_loadu_si512((const void *)row_start)), x));
+        FL_V(storeu)((FL_T *)(e_y + h),
+                     FL_GATHER_V4(FL_V(setzero)(), has_y,
+                                  FL_VI(add, )(FL_VI(slli, )(yv, FL_LANES_LOG2),   /* y * FL_LANES */
+                                               _mm512_loadu_si512((const void *)lane)), &tile[0][0]));
     }
 }
 
-FL_V4 void FL_SUFFIX(fl_lanes_sumexp_v4)(FL_T tile[][FL_LANES], Py_ssize_t n_cols,
+FL_V4 void FL_SUFFIX(fl_lanes_sumexp_v4)(FL_T tile[][FL_LANES], const FL_T *x, Py_ssize_t n_cols,
                                          const FL_INT y[FL_LANES],
                                          const FL_T m_scaled[FL_LANES], FL_T inv_t,
                                          FL_UINT x_y[FL_LANES], FL_UINT e_y[FL_LANES],
@@ -466,10 +475,10 @@ FL_V4 void FL_SUFFIX(fl_lanes_sumexp_v4)(FL_T tile[][FL_LANES], Py_ssize_t n_col
                                          const char *ahead_x)
 {
     if (inv_t == (FL_T)1)
-        FL_SUFFIX(fl_lanes_sumexp_body_v4)(tile, n_cols, y, m_scaled, inv_t, 0, x_y, e_y, rest,
+        FL_SUFFIX(fl_lanes_sumexp_body_v4)(tile, x, n_cols, y, m_scaled, inv_t, 0, x_y, e_y, rest,
                                            count, ahead_x);
     else
-        FL_SUFFIX(fl_lanes_sumexp_body_v4)(tile, n_cols, y, m_scaled, inv_t, 1, x_y, e_y, rest,
+        FL_SUFFIX(fl_lanes_sumexp_body_v4)(tile, x, n_cols, y, m_scaled, inv_t, 1, x_y, e_y, rest,
                                            count, ahead_x);
 }
 #endif
@@ -570,7 +579,7 @@ FL_INLINE void FL_SUFFIX(fl_lanes_norm)(const FL_T *x, Py_ssize_t lanes, Py_ssiz
         }
 #ifdef FL_HAVE_V4
     if (fl_v4())
-        FL_SUFFIX(fl_lanes_sumexp_v4)(tile, n_cols, y, m_scaled, inv_t, x_y, e_y, rest, count,
+        FL_SUFFIX(fl_lanes_sumexp_v4)(tile, x, n_cols, y, m_scaled, inv_t, x_y, e_y, rest, count,
                                       ahead_x);
     else
 #endif
@@ -941,6 +950,7 @@ static int FL_SUFFIX(fl_vexp_v4)(const FL_T *x, FL_T *out, Py_ssize_t n)
 #undef FL_SUM_LANES_V4
 #undef FL_SUM_TOTAL_V4
 #undef FL_SUM_STORE_V4
+#undef FL_GATHER_V4
 #undef FL_AFFINE_V4
 #undef FL_LANES_AFFINE_V4
 #undef FL_LANES_SPLIT_V4
