@@ -28,7 +28,7 @@
  * row, half-width vectors in the narrow rows' loops); with 512-bit vectors,
  * vscalef, masked tails and in-register sums a float row of 100 runs 1.6x
  * faster. The arithmetic is the same; results may differ from the portable path's in the last bits (the
- * exp's rounding, and float64 lane sums grouped by 8 instead of 16).
+ * exp's rounding, and lane sums grouped differently: see fl_sum_lanes_v4).
  *
  * gcc pitfalls met here: `a[l] = c ? v : a[l]` and `a[l] += c ? v : 0` over
  * lane arrays become masked stores behind a branch on the mask (it
@@ -125,6 +125,8 @@ FL_V4 void fl_transpose_f(__m512 r[16])
  * in lo, odd ones in hi. The sums are unscaled (times 2^896, exact) at the
  * end. A nan (or inf) becomes 2^128 or more there, which no sum of up to 2^63
  * exps of at most 1 reaches: such a sum is returned as nan. */
+#define FL_SUM_UNSCALE 0x1p896     /* scaled sum -> sum */
+#define FL_SUM_NAN_FROM 0x1p-768   /* scaled sums from here up held a nan (2^128 unscaled) */
 FL_V4_INLINE void fl_sum_lanes_v4_d(__m512d *lo, __m512d *hi, __m512d v, __mmask16 keep)
 {
     (void)hi;
@@ -150,7 +152,7 @@ FL_V4_INLINE double fl_sum_total_v4_d(__m512d lo, __m512d hi)
 FL_V4_INLINE double fl_sum_total_v4_f(__m512d lo, __m512d hi)
 {
     double s = _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
-    return s >= 0x1p-768 ? NAN : s * 0x1p896;
+    return s >= FL_SUM_NAN_FROM ? NAN : s * FL_SUM_UNSCALE;
 }
 
 FL_V4_INLINE void fl_sum_store_v4_d(double *sum, __m512d lo, __m512d hi)
@@ -161,8 +163,8 @@ FL_V4_INLINE void fl_sum_store_v4_d(double *sum, __m512d lo, __m512d hi)
 
 FL_V4_INLINE __m512d fl_unscale_v4(__m512d s)
 {
-    __mmask8 bad = _mm512_cmp_pd_mask(s, _mm512_set1_pd(0x1p-768), _CMP_GE_OQ);
-    return _mm512_mask_mov_pd(_mm512_mul_pd(s, _mm512_set1_pd(0x1p896)), bad,
+    __mmask8 bad = _mm512_cmp_pd_mask(s, _mm512_set1_pd(FL_SUM_NAN_FROM), _CMP_GE_OQ);
+    return _mm512_mask_mov_pd(_mm512_mul_pd(s, _mm512_set1_pd(FL_SUM_UNSCALE)), bad,
                               _mm512_set1_pd(NAN));
 }
 
