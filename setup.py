@@ -5,6 +5,7 @@ branch-free row loops while keeping IEEE inf/nan semantics (-ffast-math would
 break them, see ../shared/notes). No -march=native: the wheel must run on any
 x86-64.
 """
+import glob
 import os
 import shutil
 import subprocess
@@ -78,6 +79,7 @@ extensions = [
         f"fastloss.{name}",
         sources=[f"src/fastloss/{name}.pyx"],
         include_dirs=["src/fastloss"],
+        depends=sorted(glob.glob("src/fastloss/*.h")),   # rebuild when a header changes
         libraries=["m"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )

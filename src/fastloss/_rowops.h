@@ -296,7 +296,8 @@ typedef struct {
  * FL_BITS, FL_FROM_BITS: its bit pattern. FL_VEC*: one AVX-512 vector of FL_T,
  * for the tile transposes; FL_V(op), FL_V_CMP_MASK, FL_EXP_V4, FL_SUM_LANES_V4 (and _TOTAL, _STORE),
  * FL_AFFINE_V4, FL_LANES_AFFINE_V4: its intrinsics, and FL_VI(op, suffix) those of FL_INT, for the
- * AVX-512 paths. */
+ * AVX-512 paths. FL_HALF, FL_H(op), FL_H_GATHER: eight FL_T (as many as an AVX-512
+ * vector of doubles holds) and their intrinsics; FL_H_TO_D converts them to doubles. */
 #define FL_T double
 #define FL_SUFFIX(name) name##_d
 #define FL_EXP fl_exp_d
@@ -317,6 +318,10 @@ typedef struct {
 #define FL_SUM_STORE_V4 fl_sum_store_v4_d
 #define FL_GATHER_V4(src, mask, index, base) \
     _mm512_mask_i64gather_pd(src, (__mmask8)(mask), index, base, 8)
+#define FL_HALF __m512d
+#define FL_H(op) _mm512_##op##_pd
+#define FL_H_TO_D(v) (v)
+#define FL_H_GATHER(src, mask, index, base) _mm512_mask_i64gather_pd(src, mask, index, base, 8)
 #define FL_AFFINE_V4 fl_affine_v4_d
 #define FL_LANES_AFFINE_V4 fl_lanes_affine_v4_d
 #define FL_LANES_SPLIT_V4 fl_lanes_split_v4_d
@@ -342,6 +347,10 @@ typedef struct {
 #define FL_SUM_TOTAL_V4 fl_sum_total_v4_f
 #define FL_SUM_STORE_V4 fl_sum_store_v4_f
 #define FL_GATHER_V4(src, mask, index, base) _mm512_mask_i32gather_ps(src, mask, index, base, 4)
+#define FL_HALF __m256
+#define FL_H(op) _mm256_##op##_ps
+#define FL_H_TO_D(v) _mm512_cvtps_pd(v)
+#define FL_H_GATHER(src, mask, index, base) _mm512_mask_i64gather_ps(src, mask, index, base, 4)
 #define FL_AFFINE_V4 fl_affine_v4_f
 #define FL_LANES_AFFINE_V4 fl_lanes_affine_v4_f
 #define FL_LANES_SPLIT_V4 fl_lanes_split_v4_f
