@@ -164,46 +164,70 @@ FL_V4_INLINE void FL_SUFFIX(fl_norm_step_v4)(const FL_T *x, FL_T *e, __mmask16 v
  * vector is read and written through masks (masked-off lanes are not touched).
  * Compiled with and without the multiply by inv_t (scaled, a constant where
  * inlined: see fl_row_norm_v4), which is one of the loop's dozen
- * multiply-adds. */
-FL_V4_INLINE void FL_SUFFIX(fl_row_norm_body_v4)(const FL_T *x, Py_ssize_t n, FL_T inv_t,
-                                                 int scaled, FL_T m, FL_T *e, double *log_arg,
-                                                 double *total, Py_ssize_t ahead)
+ * multiply-adds, and for `rows` = 1 or 2 consecutive rows (maxima m[r]) whose
+ * vectors are interleaved: each row's end (last vector, lane sums, totals) is a
+ * chain of dependent steps that the other row's work now overlaps (4-5 % faster
+ * at 100 columns, 1-2 % at 1000 and more; four rows gained nothing more for
+ * float). Each row's arithmetic is the same either way. */
+FL_V4_INLINE void FL_SUFFIX(fl_row_norm_body_v4)(const FL_T *x, Py_ssize_t n, int rows,
+                                                 FL_T inv_t, int scaled, const FL_T *m, FL_T *e,
+                                                 double *log_arg, double *total,
+                                                 Py_ssize_t ahead)
 {
     const __mmask16 all = FL_ALL_LANES, tail = fl_first_lanes(n % FL_VEC_N);
     const Py_ssize_t n_main = n - n % FL_VEC_N;
-    FL_VEC ms = FL_V(set1)(m * inv_t), iv = FL_V(set1)(inv_t);
-    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
-    Py_ssize_t j, count = 0;
-    double rest;
+    const FL_VEC iv = FL_V(set1)(inv_t);
+    FL_VEC ms[2];
+    __m512d lo[2], hi[2];
+    Py_ssize_t j, count[2] = {0, 0};
+    int r;
+    for (r = 0; r < rows; ++r) {
+        ms[r] = FL_V(set1)(m[r] * inv_t);
+        lo[r] = hi[r] = _mm512_setzero_pd();
+    }
     for (j = 0; j < n_main;) {   /* runs of FL_RUN vectors, as fl_row_sumexp */
         Py_ssize_t end = j + FL_RUN * FL_VEC_N < n_main ? j + FL_RUN * FL_VEC_N : n_main;
-        __m512d run_lo = _mm512_setzero_pd(), run_hi = _mm512_setzero_pd();
+        __m512d run_lo[2], run_hi[2];
+        for (r = 0; r < rows; ++r)
+            run_lo[r] = run_hi[r] = _mm512_setzero_pd();
         if (e != NULL)
             for (; j < end; j += FL_VEC_N)
-                FL_SUFFIX(fl_norm_step_v4)(x + j, e + j, all, ms, iv, scaled, &run_lo, &run_hi,
-                                           &count, ahead);
+                for (r = 0; r < rows; ++r)
+                    FL_SUFFIX(fl_norm_step_v4)(x + r * n + j, e + r * n + j, all, ms[r], iv,
+                                               scaled, &run_lo[r], &run_hi[r], &count[r], ahead);
         else
             for (; j < end; j += FL_VEC_N)
-                FL_SUFFIX(fl_norm_step_v4)(x + j, NULL, all, ms, iv, scaled, &run_lo, &run_hi,
-                                           &count, ahead);
-        lo = _mm512_add_pd(lo, run_lo);
-        hi = _mm512_add_pd(hi, run_hi);
+                for (r = 0; r < rows; ++r)
+                    FL_SUFFIX(fl_norm_step_v4)(x + r * n + j, NULL, all, ms[r], iv, scaled,
+                                               &run_lo[r], &run_hi[r], &count[r], ahead);
+        for (r = 0; r < rows; ++r) {
+            lo[r] = _mm512_add_pd(lo[r], run_lo[r]);
+            hi[r] = _mm512_add_pd(hi[r], run_hi[r]);
+        }
     }
-    if (tail)
-        FL_SUFFIX(fl_norm_step_v4)(x + j, e != NULL ? e + j : NULL, tail, ms, iv, scaled, &lo,
-                                   &hi, &count, ahead);
-    rest = FL_SUM_TOTAL_V4(lo, hi);
-    *total = rest + (double)count;
-    *log_arg = rest + ((double)count - 1.0);
+    for (r = 0; r < rows; ++r) {
+        double rest;
+        if (tail)
+            FL_SUFFIX(fl_norm_step_v4)(x + r * n + j, e != NULL ? e + r * n + j : NULL, tail,
+                                       ms[r], iv, scaled, &lo[r], &hi[r], &count[r], ahead);
+        rest = FL_SUM_TOTAL_V4(lo[r], hi[r]);
+        total[r] = rest + (double)count[r];
+        log_arg[r] = rest + ((double)count[r] - 1.0);
+    }
 }
 
-FL_V4 void FL_SUFFIX(fl_row_norm_v4)(const FL_T *x, Py_ssize_t n, FL_T inv_t, FL_T m, FL_T *e,
-                                     double *log_arg, double *total, Py_ssize_t ahead)
+FL_V4 void FL_SUFFIX(fl_row_norm_v4)(const FL_T *x, Py_ssize_t n, int rows, FL_T inv_t,
+                                     const FL_T *m, FL_T *e, double *log_arg, double *total,
+                                     Py_ssize_t ahead)
 {
-    if (inv_t == (FL_T)1)
-        FL_SUFFIX(fl_row_norm_body_v4)(x, n, inv_t, 0, m, e, log_arg, total, ahead);
+    if (inv_t == (FL_T)1 && rows == 2)
+        FL_SUFFIX(fl_row_norm_body_v4)(x, n, 2, inv_t, 0, m, e, log_arg, total, ahead);
+    else if (rows == 2)
+        FL_SUFFIX(fl_row_norm_body_v4)(x, n, 2, inv_t, 1, m, e, log_arg, total, ahead);
+    else if (inv_t == (FL_T)1)
+        FL_SUFFIX(fl_row_norm_body_v4)(x, n, 1, inv_t, 0, m, e, log_arg, total, ahead);
     else
-        FL_SUFFIX(fl_row_norm_body_v4)(x, n, inv_t, 1, m, e, log_arg, total, ahead);
+        FL_SUFFIX(fl_row_norm_body_v4)(x, n, 1, inv_t, 1, m, e, log_arg, total, ahead);
 }
 #endif
 
@@ -224,7 +248,7 @@ FL_INLINE void FL_SUFFIX(fl_row_norm)(const FL_T *x, Py_ssize_t n, FL_T inv_t, F
     Py_ssize_t l;
 #ifdef FL_HAVE_V4
     if (fl_v4()) {
-        FL_SUFFIX(fl_row_norm_v4)(x, n, inv_t, m, e, log_arg, total, ahead);
+        FL_SUFFIX(fl_row_norm_v4)(x, n, 1, inv_t, &m, e, log_arg, total, ahead);
         return;
     }
 #endif
@@ -842,11 +866,23 @@ FL_INLINE void FL_SUFFIX(fl_wide_rows)(const FL_T *x, Py_ssize_t n_rows, Py_ssiz
             __builtin_prefetch(next + q, 0, 0);
         row_max[i] = FL_SUFFIX(fl_row_max)(x + i * n_cols, n_cols);
     }
-    for (i = 0; i < n_rows; ++i) {
+    for (i = 0; i < n_rows;) {
+#ifdef FL_HAVE_V4
+        if (v4) {
+            const int rows = n_rows - i >= 2 ? 2 : 1;
+            FL_SUFFIX(fl_row_norm_v4)(x + i * n_cols, n_cols, rows, inv_t, row_max + i,
+                                      e != NULL ? e + i * n_cols : NULL, log_norm + i, total + i,
+                                      ahead);
+            i += rows;
+            continue;
+        }
+#endif
         FL_SUFFIX(fl_row_norm)(x + i * n_cols, n_cols, inv_t, row_max[i],
                                e != NULL ? e + i * n_cols : NULL, log_norm + i, total + i, ahead);
-        row_max[i] *= inv_t;
+        ++i;
     }
+    for (i = 0; i < n_rows; ++i)
+        row_max[i] *= inv_t;
 #pragma omp simd
     for (i = 0; i < n_rows; ++i)   /* vectorised across the chunk's rows */
         log_norm[i] = fl_log1p_d(log_norm[i]);
